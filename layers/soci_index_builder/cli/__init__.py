@@ -1,0 +1,1 @@
+"""The soci-index-builder command line."""

@@ -1,0 +1,87 @@
+"""Content digests (``sha256:<64 lower-hex>``) and a reader that verifies one at end of stream."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from .errors import DigestMismatchError, InvalidReferenceError
+
+if TYPE_CHECKING:
+    from .streams import Readable
+
+# OCI image-spec descriptor grammar, restricted to the algorithm every registry uses.
+_SHA256_RE = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def validate_digest(value: str) -> str:
+    """Return ``value`` if it is a well-formed sha256 digest, else raise InvalidReferenceError."""
+    if not _SHA256_RE.fullmatch(value):
+        raise InvalidReferenceError(f"not a sha256 digest: {value[:80]!r}")
+    return value
+
+
+def sha256_digest(data: bytes | bytearray | memoryview) -> str:
+    """The OCI digest string of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class DigestingReader:
+    """Forward-only reader that hashes what passes through and checks it at EOF.
+
+    When ``expected`` is given, reaching end of stream with a different digest (or a different
+    size, when ``expected_size`` is given) raises :class:`DigestMismatchError` from the read
+    that hit EOF, so no consumer can finish on unverified bytes.
+    """
+
+    def __init__(
+        self,
+        source: Readable,
+        expected: str | None = None,
+        expected_size: int | None = None,
+        what: str = "blob",
+    ) -> None:
+        self._source = source
+        self._expected = validate_digest(expected) if expected else None
+        self._expected_size = expected_size
+        self._what = what
+        self._hash = hashlib.sha256()
+        self.bytes_read = 0
+        self._done = False
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        n = self._source.readinto(buffer)
+        if n:
+            self._hash.update(memoryview(buffer)[:n])
+            self.bytes_read += n
+            if self._expected_size is not None and self.bytes_read > self._expected_size:
+                self._fail()
+        elif not self._done:
+            self._done = True
+            self._check()
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (a bounded chunk when ``size`` < 0)."""
+        buf = bytearray(size if size >= 0 else 1 << 20)
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+    @property
+    def digest(self) -> str:
+        """Digest of the bytes read so far (the blob digest once EOF was reached)."""
+        return "sha256:" + self._hash.hexdigest()
+
+    def _check(self) -> None:
+        size_ok = self._expected_size is None or self.bytes_read == self._expected_size
+        if (self._expected and self.digest != self._expected) or not size_ok:
+            self._fail()
+
+    def _fail(self) -> None:
+        actual = f"{self.digest} ({self.bytes_read} bytes)"
+        expected = f"{self._expected or 'any digest'}"
+        if self._expected_size is not None:
+            expected += f" ({self._expected_size} bytes)"
+        raise DigestMismatchError(expected, actual, self._what)

@@ -1,0 +1,1 @@
+"""gzip layers: checkpoints (zinfo) through zlib inflate with Z_BLOCK, and resuming from them."""

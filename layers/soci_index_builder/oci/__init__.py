@@ -1,0 +1,1 @@
+"""OCI data model: media types, descriptors and manifests, canonical JSON, references."""

@@ -1,0 +1,1 @@
+"""Image stores: one small Repository interface, an OCI layout backend and a registry backend."""

@@ -1,0 +1,1 @@
+"""OCI distribution API client (urllib3) for ECR and every other registry."""

@@ -1,0 +1,1 @@
+"""tar: a Go archive/tar-compatible header scanner producing zTOC entries."""

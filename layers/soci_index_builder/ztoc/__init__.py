@@ -1,0 +1,1 @@
+"""zTOC: model, one-pass builder, FlatBuffers codec, random-access extraction, verification."""

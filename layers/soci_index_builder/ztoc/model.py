@@ -1,0 +1,82 @@
+"""The zTOC data model (soci-format.md section 2): plain values, no I/O, no encoding.
+
+Strings are Python ``str``; bytes that are not UTF-8 (tar names are raw bytes in Go) are kept
+losslessly as surrogate escapes and encoded back with ``utf-8``/``surrogateescape``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import NamedTuple
+
+#: The zTOC format version every soci release writes (section 2.1).
+ZTOC_VERSION = "0.9"
+#: soci v0.10.0+ writes this; the same string goes into the index annotation (section 5.1).
+DEFAULT_BUILD_TOOL_IDENTIFIER = "AWS SOCI CLI v0.2"
+#: soci's default span: the unit of lazy fetching (section 7).
+DEFAULT_SPAN_SIZE = 4 << 20
+#: Uncompressed bytes of history each gzip checkpoint carries (section 4.1).
+WINDOW_SIZE = 32768
+
+
+class CompressionAlgorithm(str, Enum):
+    """The zTOC ``CompressionAlgorithm`` enum, by soci's lower-cased names."""
+
+    GZIP = "gzip"
+    UNCOMPRESSED = "uncompressed"
+
+
+class FileMetadata(NamedTuple):
+    """One TOC entry: Go ``tar.Header`` values exactly as soci stores them (section 3.3)."""
+
+    name: str
+    type: str
+    uncompressed_offset: int
+    uncompressed_size: int
+    linkname: str
+    mode: int
+    uid: int
+    gid: int
+    uname: str
+    gname: str
+    mod_time: str
+    devmajor: int
+    devminor: int
+    #: Every PAX record of the entry (soci's misnamed ``xattrs`` vector), in tar order.
+    pax_records: tuple[tuple[str, str], ...] = ()
+
+
+class Checkpoint(NamedTuple):
+    """A gzip resume point at a deflate block boundary (section 4.1)."""
+
+    compressed_offset: int  # "in": compressed bytes consumed, counting a partial byte
+    uncompressed_offset: int  # "out"
+    bits: int  # bits of byte ``compressed_offset - 1`` that belong to the next block
+    window: bytes  # the WINDOW_SIZE bytes of output before ``uncompressed_offset``
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionInfo:
+    """The zTOC ``CompressionInfo`` table.
+
+    ``algorithm`` None means the field is absent (only soci's TestWriteZtoc golden value);
+    ``checkpoints`` is the raw zinfo: the gzip blob of section 4.1 or the TarZinfo of 4.5.
+    """
+
+    algorithm: CompressionAlgorithm | None
+    max_span_id: int
+    span_digests: tuple[str, ...]
+    checkpoints: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Ztoc:
+    """A whole zTOC: what ``ztoc.Marshal`` serializes (section 2.1)."""
+
+    version: str
+    build_tool_identifier: str
+    compressed_archive_size: int
+    uncompressed_archive_size: int
+    entries: tuple[FileMetadata, ...]
+    compression: CompressionInfo
