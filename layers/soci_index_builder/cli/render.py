@@ -1,0 +1,73 @@
+"""Text and JSON renderings of a zTOC for ``ztoc info``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ztoc.model import CompressionAlgorithm, FileMetadata, Ztoc
+
+
+def ztoc_to_dict(ztoc: Ztoc) -> dict[str, Any]:
+    """Every field, names as in soci's ztoc.fbs; checkpoints decoded where the format is known."""
+    info = ztoc.compression
+    return {
+        "version": ztoc.version,
+        "build_tool_identifier": ztoc.build_tool_identifier,
+        "compressed_archive_size": ztoc.compressed_archive_size,
+        "uncompressed_archive_size": ztoc.uncompressed_archive_size,
+        "compression_algorithm": info.algorithm.value if info.algorithm else None,
+        "max_span_id": info.max_span_id,
+        "span_digests": list(info.span_digests),
+        "checkpoints": _checkpoints(ztoc),
+        "entries": [_entry(e) for e in ztoc.entries],
+    }
+
+
+def _checkpoints(ztoc: Ztoc) -> Any:
+    info = ztoc.compression
+    if info.algorithm is CompressionAlgorithm.UNCOMPRESSED:
+        from ..ztoc.tar_zinfo import decode_tar_zinfo
+
+        span_size, size = decode_tar_zinfo(info.checkpoints)
+        return {"format": "TarZinfo", "span_size": span_size, "size": size}
+    from ..gzip.zinfo_blob import decode_zinfo_blob
+
+    span_size, points = decode_zinfo_blob(info.checkpoints)
+    return {
+        "format": "gzip zinfo",
+        "span_size": span_size,
+        "points": [
+            {"in": p.compressed_offset, "out": p.uncompressed_offset, "bits": p.bits}
+            for p in points
+        ],
+    }
+
+
+def _entry(entry: FileMetadata) -> dict[str, Any]:
+    fields = entry._asdict()
+    fields["pax_records"] = dict(entry.pax_records)
+    return fields
+
+
+def ztoc_summary(ztoc: Ztoc) -> str:
+    """A human-readable listing, like ``tar tv`` with offsets."""
+    info = ztoc.compression
+    algorithm = info.algorithm.value if info.algorithm else "(unset)"
+    lines = [
+        f"version:                   {ztoc.version}",
+        f"build tool identifier:     {ztoc.build_tool_identifier}",
+        f"compression:               {algorithm}",
+        f"compressed archive size:   {ztoc.compressed_archive_size}",
+        f"uncompressed archive size: {ztoc.uncompressed_archive_size}",
+        f"spans:                     {info.max_span_id + 1} (max span id {info.max_span_id})",
+        f"checkpoints blob:          {len(info.checkpoints)} bytes",
+        f"entries:                   {len(ztoc.entries)}",
+    ]
+    lines += [f"  span {i}: {d}" for i, d in enumerate(info.span_digests)]
+    for e in ztoc.entries:
+        target = f" -> {e.linkname}" if e.linkname else ""
+        lines.append(
+            f"{e.type:8} {e.mode:07o} {e.uid}/{e.gid} {e.uncompressed_size:>10} "
+            f"@{e.uncompressed_offset:<10} {e.mod_time} {e.name}{target}"
+        )
+    return "\n".join(lines) + "\n"

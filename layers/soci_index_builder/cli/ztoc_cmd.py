@@ -1,0 +1,131 @@
+"""``soci-index-builder ztoc build|info|extract|verify``: one layer, one zTOC."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..ztoc.model import DEFAULT_BUILD_TOOL_IDENTIFIER, DEFAULT_SPAN_SIZE, CompressionAlgorithm
+
+
+def add_ztoc_parser(commands: Any) -> None:
+    ztoc = commands.add_parser("ztoc", help="build, inspect, extract from and verify one zTOC")
+    sub = ztoc.add_subparsers(dest="ztoc_command", metavar="SUBCOMMAND", required=True)
+
+    build = sub.add_parser("build", help="build the zTOC of a layer file")
+    build.add_argument("layer", help="layer blob (tar, tar+gzip)")
+    build.add_argument("-o", "--output", required=True, help="where to write the zTOC")
+    build.add_argument("--span-size", type=_non_negative, default=DEFAULT_SPAN_SIZE)
+    build.add_argument("--compression", choices=["auto", "gzip", "uncompressed"], default="auto")
+    build.add_argument("--build-tool-identifier", default=DEFAULT_BUILD_TOOL_IDENTIFIER)
+    build.add_argument("--layer-digest", help="expected sha256:... of the layer (verified)")
+    build.set_defaults(handler=run_build)
+
+    info = sub.add_parser("info", help="print every field of a zTOC")
+    info.add_argument("ztoc")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=run_info)
+
+    extract = sub.add_parser("extract", help="extract one file through the zTOC's checkpoints")
+    extract.add_argument("ztoc")
+    extract.add_argument("layer")
+    extract.add_argument("path", help="file name as in the TOC (./, leading / ignored)")
+    extract.add_argument("-o", "--output", help="write here instead of stdout")
+    extract.set_defaults(handler=run_extract)
+
+    verify = sub.add_parser(
+        "verify", help="check span digests and extract every file through the checkpoints"
+    )
+    verify.add_argument("ztoc")
+    verify.add_argument("layer")
+    verify.set_defaults(handler=run_verify)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ..ztoc.builder import build_ztoc, detect_compression
+
+    with open(args.layer, "rb") as layer:
+        if args.compression == "auto":
+            compression = detect_compression(layer.read(4))
+            layer.seek(0)
+        else:
+            compression = CompressionAlgorithm(args.compression)
+        built = build_ztoc(
+            layer,
+            compression=compression,
+            span_size=args.span_size,
+            build_tool_identifier=args.build_tool_identifier,
+            expected_digest=args.layer_digest,
+        )
+    write_atomically(Path(args.output), built.raw)
+    print(f"{built.digest} {built.size}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..ztoc.codec import decode_ztoc
+    from .render import ztoc_summary, ztoc_to_dict
+
+    ztoc = decode_ztoc(Path(args.ztoc).read_bytes())
+    if args.json:
+        json.dump(ztoc_to_dict(ztoc), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        sys.stdout.write(ztoc_summary(ztoc))
+    return 0
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from ..streams import FileRangeReader
+    from ..ztoc.codec import decode_ztoc
+    from ..ztoc.extract import extract_file
+
+    ztoc = decode_ztoc(Path(args.ztoc).read_bytes())
+    with open(args.layer, "rb") as layer:
+        data = extract_file(ztoc, FileRangeReader(layer), args.path)
+    if args.output:
+        write_atomically(Path(args.output), data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from ..streams import FileRangeReader
+    from ..ztoc.codec import decode_ztoc
+    from ..ztoc.verify import verify_ztoc
+
+    ztoc = decode_ztoc(Path(args.ztoc).read_bytes())
+    with open(args.layer, "rb") as ranges, open(args.layer, "rb") as stream:
+        report = verify_ztoc(ztoc, FileRangeReader(ranges), stream)
+    for problem in report.problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    print(
+        f"{'ok' if report.ok else 'FAILED'}: {report.spans_checked} spans, "
+        f"{report.files_checked} files checked through the checkpoints"
+    )
+    return 0 if report.ok else 1
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a failure never leaves a partial file behind."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
