@@ -23,7 +23,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 _TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _HOST_LABEL = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
-_HOST_RE = re.compile(rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?")
+_HOST_RE = re.compile(
+    rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?"
+)
 #: The distribution spec's recommended limit on a repository name (with the host).
 MAX_NAME_LENGTH = 255
 LAYOUT_SCHEME = "oci:"
@@ -104,7 +106,9 @@ def parse_reference(text: str, default_tag: str | None = None) -> Reference:
     validate_host(host)
     validate_repository(repository)
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidReferenceError(f"reference name longer than {MAX_NAME_LENGTH}: {name[:80]!r}...")
+        raise InvalidReferenceError(
+            f"reference name longer than {MAX_NAME_LENGTH}: {name[:80]!r}..."
+        )
     return Reference(host, repository, tag or (None if digest else default_tag), digest)
 
 
