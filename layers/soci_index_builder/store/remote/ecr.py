@@ -1,0 +1,119 @@
+"""Amazon ECR: registry host names, and Basic credentials from ``GetAuthorizationToken``.
+
+ECR speaks the OCI distribution API with HTTP Basic ``AWS:<token>``; the token comes from
+``ecr:GetAuthorizationToken`` (valid 12 h, for every registry the caller may access). This is the
+package's only boto3 user, and boto3 is imported inside the call so that nothing else pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import RegistryError
+from .auth import Credentials
+
+#: Renew a token this long before ECR says it expires (12 h tokens; 30 min of slack is cheap).
+EXPIRY_MARGIN = 30 * 60
+
+_ECR_HOST_RE = re.compile(
+    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws)"
+)
+
+
+def ecr_registry_host(account: str, region: str) -> str:
+    """``<account>.dkr.ecr.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China regions)."""
+    if not re.fullmatch(r"[0-9]{12}", account):
+        raise ValueError(f"not an AWS account id: {account!r}")
+    if not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+", region):
+        raise ValueError(f"not an AWS region: {region!r}")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+def is_ecr_host(host: str) -> bool:
+    """True for an ECR private registry host (any port suffix ignored)."""
+    return parse_ecr_host(host) is not None
+
+
+def parse_ecr_host(host: str) -> tuple[str, str] | None:
+    """``(account, region)`` of an ECR registry host, else None."""
+    match = _ECR_HOST_RE.fullmatch(host.lower().partition(":")[0])
+    return (match["account"], match["region"]) if match else None
+
+
+class EcrCredentialsProvider:
+    """A :data:`CredentialsProvider` for ECR hosts (None for other hosts); thread-safe.
+
+    ``client_factory(region)`` returns a boto3 ECR client (default: ``boto3.client("ecr")``);
+    ``clock`` returns epoch seconds (tests). Tokens are cached per region until
+    ``expiresAt - margin``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_factory: Callable[[str], Any] | None = None,
+        margin: float = EXPIRY_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client_factory = client_factory or _boto3_client
+        self._margin = margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Credentials, float]] = {}
+
+    def __call__(self, host: str) -> Credentials | None:
+        parsed = parse_ecr_host(host)
+        if parsed is None:
+            return None
+        region = parsed[1]
+        with self._lock:
+            cached = self._cache.get(region)
+            if cached and cached[1] - self._margin > self._clock():
+                return cached[0]
+            credentials, expires_at = self._fetch(region)
+            self._cache[region] = (credentials, expires_at)
+            return credentials
+
+    def _fetch(self, region: str) -> tuple[Credentials, float]:
+        """Call GetAuthorizationToken and decode ``base64("AWS:<password>")``."""
+        try:
+            response = self._client_factory(region).get_authorization_token()
+            data = response["authorizationData"][0]
+            user, sep, password = (
+                base64.b64decode(data["authorizationToken"]).decode().partition(":")
+            )
+        except Exception as exc:  # botocore errors are not importable here without boto3
+            raise _token_error(region, exc) from exc
+        if not sep or not password:
+            raise RegistryError(f"ECR {region}: malformed authorization token")
+        expires_at = data.get("expiresAt")
+        expiry = (
+            expires_at.timestamp() if hasattr(expires_at, "timestamp") else self._clock() + 3600
+        )
+        return Credentials(user, password), float(expiry)
+
+
+def _boto3_client(region: str) -> Any:
+    import boto3  # type: ignore[import-untyped]  # optional extra: imported on use
+
+    return boto3.client("ecr", region_name=region)
+
+
+def _token_error(region: str, exc: Exception) -> RegistryError:
+    """Throttling and network failures are transient; denied or malformed answers are not."""
+    code = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    transient = code in {"ThrottlingException", "ServerException", "ServiceUnavailable"} or (
+        type(exc).__name__ in {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"}
+    )
+    message = f"ECR {region}: GetAuthorizationToken failed ({code or type(exc).__name__})"
+    return RegistryError(message, code=code or None, transient=transient)

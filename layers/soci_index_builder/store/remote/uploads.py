@@ -1,0 +1,138 @@
+"""Blob uploads over the distribution API: monolithic (POST + PUT), chunked (PATCH), mount.
+
+Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-blobs.
+Upload session requests are not idempotent (a replayed PATCH would append twice), so the
+transport retries them only on 429; a monolithic upload is retried as a whole instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import suppress
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urljoin
+
+from ...errors import RegistryError
+
+if TYPE_CHECKING:
+    from ...streams import Readable
+    from .client import RegistryClient
+
+#: Bytes per PATCH of a streamed upload: big enough for few round trips, above ECR/S3's 5 MiB
+#: minimum part size, small enough to hold in memory.
+CHUNK_SIZE = 8 << 20
+_OCTET_STREAM = "application/octet-stream"
+
+
+def push_bytes(
+    client: RegistryClient, repo_url: str, scopes: tuple[str, ...], digest: str, data: bytes
+) -> None:
+    """POST a session, PUT the bytes with ``?digest=``; retry the pair on transient errors."""
+    attempts = client.transport.max_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            location = _start(client, repo_url, scopes, f"upload of {digest}")
+            client.request(
+                "PUT",
+                with_digest(location, digest),
+                scopes=scopes,
+                headers={"Content-Type": _OCTET_STREAM},
+                body=data,
+                ok=(201, 204),
+                idempotent=False,
+                what=f"upload of {digest}",
+            )
+            return
+        except RegistryError as exc:
+            if not exc.transient or attempt == attempts:
+                raise
+            client.transport.backoff(attempt)
+
+
+def push_stream(
+    client: RegistryClient, repo_url: str, scopes: tuple[str, ...], source: Readable
+) -> tuple[str, int]:
+    """PATCH ``source`` in chunks (``Content-Range``), then PUT ``?digest=``; (digest, size)."""
+    what = "chunked upload"
+    location = _start(client, repo_url, scopes, what)
+    hasher = hashlib.sha256()
+    buffer = bytearray(client.chunk_size)
+    offset = 0
+    while n := _fill(source, buffer):
+        chunk = bytes(buffer[:n])
+        hasher.update(chunk)
+        response = client.request(
+            "PATCH",
+            location,
+            scopes=scopes,
+            headers={"Content-Type": _OCTET_STREAM, "Content-Range": f"{offset}-{offset + n - 1}"},
+            body=chunk,
+            ok=(202,),
+            idempotent=False,
+            what=f"{what} at byte {offset}",
+        )
+        location = _location(response.headers.get("Location"), location, what)
+        offset += n
+        if n < len(buffer):
+            break
+    digest = "sha256:" + hasher.hexdigest()
+    client.request(
+        "PUT",
+        with_digest(location, digest),
+        scopes=scopes,
+        headers={"Content-Type": _OCTET_STREAM},
+        body=b"",
+        ok=(201, 204),
+        idempotent=False,
+        what=f"{what} of {digest}",
+    )
+    return digest, offset
+
+
+def mount(
+    client: RegistryClient, repo_url: str, scopes: tuple[str, ...], digest: str, source: str
+) -> bool:
+    """POST ``?mount=&from=``: 201 mounted; 202 is an upload session we cancel (caller uploads)."""
+    response = client.request(
+        "POST",
+        f"{repo_url}/blobs/uploads/?mount={quote(digest, safe=':')}&from={quote(source, safe='/')}",
+        scopes=scopes,
+        ok=(201, 202),
+        what=f"mount of {digest} from {source}",
+    )
+    if response.status == 201:
+        return True
+    location = response.headers.get("Location")
+    if location:
+        with suppress(RegistryError):  # tidy only: an abandoned session expires on its own
+            client.request("DELETE", urljoin(repo_url, location), scopes=scopes, ok=(202, 204, 404))
+    return False
+
+
+def with_digest(location: str, digest: str) -> str:
+    """The upload URL with ``digest=`` added to whatever query it already has."""
+    return f"{location}{'&' if '?' in location else '?'}digest={quote(digest, safe=':')}"
+
+
+def _start(client: RegistryClient, repo_url: str, scopes: tuple[str, ...], what: str) -> str:
+    response = client.request(
+        "POST", f"{repo_url}/blobs/uploads/", scopes=scopes, ok=(202,), what=f"start of {what}"
+    )
+    return _location(response.headers.get("Location"), repo_url, what)
+
+
+def _location(header: str | None, base: str, what: str) -> str:
+    """Absolute upload URL from a (possibly relative) ``Location`` header."""
+    if not header:
+        raise RegistryError(f"{what}: registry sent no upload Location")
+    return urljoin(base + "/", header)
+
+
+def _fill(source: Readable, buffer: bytearray) -> int:
+    """Fill ``buffer`` from ``source``; fewer bytes only at end of stream."""
+    view = memoryview(buffer)
+    got = 0
+    while got < len(buffer) and (n := source.readinto(view[got:])):
+        got += n
+    del view
+    return got
