@@ -1,0 +1,141 @@
+"""ECR "Image Action" events: unwrap SQS records and validate before anything is trusted.
+
+Everything the handler uses downstream (host name, repository path, manifest reference) comes
+from these fields, so they are checked against the OCI and AWS grammars here, once. An event
+that fails these checks can never succeed: it raises :class:`InvalidEventError` and is dropped
+(not retried), unlike every other failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from soci_index_builder.digest import validate_digest
+from soci_index_builder.errors import InvalidReferenceError
+from soci_index_builder.oci.reference import validate_repository, validate_tag
+
+ECR_SOURCE = "aws.ecr"
+IMAGE_ACTION = "ECR Image Action"
+#: Artifact types of the manifests this builder pushes (v1 index manifest, v2 index manifest).
+SOCI_ARTIFACT_TYPES = frozenset(
+    {"application/vnd.amazon.soci.index.v1+json", "application/vnd.amazon.soci.index.v2+json"}
+)
+
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
+_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+
+
+class InvalidEventError(ValueError):
+    """An event that is not a well-formed successful ECR push; retrying cannot fix it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePush:
+    """One successful image push, validated."""
+
+    account: str
+    region: str
+    repository: str
+    digest: str
+    tag: str | None
+    manifest_media_type: str | None = None
+    artifact_media_type: str | None = None
+
+    @property
+    def is_soci_artifact(self) -> bool:
+        """True for the SOCI index manifests we (or soci) pushed: never index an index."""
+        return self.artifact_media_type in SOCI_ARTIFACT_TYPES
+
+
+@dataclass(frozen=True)
+class Message:
+    """A unit of work: the SQS message id (None for a direct invocation) and its raw event."""
+
+    message_id: str | None
+    body: Any
+
+
+def iter_messages(event: Mapping[str, Any]) -> Iterator[Message]:
+    """Yield the messages of an SQS batch, or the event itself when invoked directly."""
+    records = event.get("Records")
+    if records is None:
+        yield Message(None, event)
+        return
+    for record in records:
+        yield Message(str(record.get("messageId", "")), _decode_body(record))
+
+
+def is_batch(event: Mapping[str, Any]) -> bool:
+    """True for an SQS batch (the answer is ``batchItemFailures``), False for a bare event."""
+    return "Records" in event
+
+
+def _decode_body(record: Mapping[str, Any]) -> Any:
+    if record.get("eventSource") != "aws:sqs":
+        return InvalidEventError(f"record eventSource {record.get('eventSource')!r}, not aws:sqs")
+    try:
+        return json.loads(record.get("body") or "")
+    except ValueError as exc:
+        return InvalidEventError(f"SQS body is not JSON: {exc}")
+
+
+def parse_push(body: Any) -> ImagePush:
+    """Validate an EventBridge ECR event body; raise InvalidEventError on any violation."""
+    if isinstance(body, InvalidEventError):
+        raise body
+    if not isinstance(body, Mapping):
+        raise InvalidEventError(f"event is a {type(body).__name__}, not an object")
+    _expect(body, "source", ECR_SOURCE)
+    _expect(body, "detail-type", IMAGE_ACTION)
+    detail = body.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError("event has no detail object")
+    _expect(detail, "action-type", "PUSH")
+    _expect(detail, "result", "SUCCESS")
+    try:
+        return ImagePush(
+            account=_match(_ACCOUNT_RE, body.get("account"), "account"),
+            region=_match(_REGION_RE, body.get("region"), "region"),
+            repository=validate_repository(_text(detail, "repository-name")),
+            digest=validate_digest(_text(detail, "image-digest")),
+            tag=_optional_tag(detail.get("image-tag")),
+            manifest_media_type=_optional_text(detail.get("manifest-media-type")),
+            artifact_media_type=_optional_text(detail.get("artifact-media-type")),
+        )
+    except InvalidReferenceError as exc:
+        raise InvalidEventError(str(exc)) from exc
+
+
+def _expect(obj: Mapping[str, Any], key: str, value: str) -> None:
+    if obj.get(key) != value:
+        raise InvalidEventError(f"{key} is {str(obj.get(key))[:100]!r}, expected {value!r}")
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise InvalidEventError(f"detail.{key} missing or not a string")
+    return value
+
+
+def _match(pattern: re.Pattern[str], value: object, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidEventError(f"invalid {what}: {str(value)[:100]!r}")
+    return value
+
+
+def _optional_tag(value: object) -> str | None:
+    """ECR sends no key, null or "" for a push by digest: all mean untagged."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidEventError("detail.image-tag is not a string")
+    return validate_tag(value)
+
+
+def _optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

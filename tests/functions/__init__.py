@@ -1,0 +1,1 @@
+"""Tests of the indexer Lambda (functions/indexer)."""
