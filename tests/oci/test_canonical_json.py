@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.canonical_json import encode_canonical, encode_string, go_map
 from soci_index_builder.oci.model import Descriptor, ImageIndex, Manifest, Platform
+from tests.golden import GOLDEN_DIR
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = GOLDEN_DIR
 EMPTY_CONFIG = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 G1_ZTOC = "sha256:cc2bca99bc1cba083681f7066ce57c85218469d0a5e5131a72fb7e0ce2b29812"
 G1_LAYER = "sha256:beec3a4b05d9b96144a341b0d87b3c8f8b04f9d7ddd6035a6b6db714b8e0f976"

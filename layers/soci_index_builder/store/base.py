@@ -81,8 +81,21 @@ class Repository(Protocol):
 
 @runtime_checkable
 class ReferrersLister(Protocol):
-    """Optional: the OCI referrers API (with the tag-schema fallback where the registry lacks it)."""
+    """Optional: the OCI referrers API (or its tag-schema fallback where a registry lacks it)."""
 
-    def list_referrers(self, digest: str, artifact_type: str | None = None) -> list[dict[str, object]]:
+    def list_referrers(
+        self, digest: str, artifact_type: str | None = None
+    ) -> list[dict[str, object]]:
         """Descriptors of the manifests whose ``subject`` is ``digest``."""
         ...
+
+
+class BlobRanges:
+    """A blob of a repository seen as a RangeReader (zTOC extraction over the network)."""
+
+    def __init__(self, repository: Repository, digest: str) -> None:
+        self._repository = repository
+        self._digest = digest
+
+    def read_range(self, start: int, end: int) -> bytes:
+        return self._repository.read_blob_range(self._digest, start, end)
