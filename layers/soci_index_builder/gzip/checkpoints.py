@@ -1,0 +1,249 @@
+"""Inflate a gzip layer once, placing soci's checkpoints and digesting its spans on the way.
+
+Placement follows soci's ``generate_zinfo_from_fp`` (soci-format.md 4.2, with the v0.14
+multi-member rules of 4.3): a checkpoint at every deflate block boundary (or just after a
+member header) that is not the end of a member's last block, where ``out == 0`` or
+``out - last > span``. Only boundaries past ``last + span`` can qualify, so inflate runs with
+``Z_NO_FLUSH`` and ``avail_out`` capped at that point, and with ``Z_BLOCK`` only beyond it
+(stack-notes 1.3): same checkpoints, far fewer calls. Windows come from our own history of
+the last 32 KiB of output, which spans members and never resets (4.2). zlib's own window
+(``inflateGetDictionary``) cannot serve: it is reset per member, and zlib leaves out of it the
+output of the call that checks a member's trailer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from typing import TYPE_CHECKING
+
+from ..errors import GzipFormatError
+from ..ztoc.model import WINDOW_SIZE, Checkpoint
+from ._feed import ChunkFeed, Cut, buffer_address
+from ._zlib import (
+    DT_BITS_MASK,
+    DT_BOUNDARY,
+    DT_LAST_BLOCK,
+    WBITS_GZIP,
+    Z_BLOCK,
+    Z_BUF_ERROR,
+    Z_NO_FLUSH,
+    Z_OK,
+    Z_STREAM_END,
+    libz,
+)
+from .inflate import open_stream, zlib_message
+
+if TYPE_CHECKING:
+    from ..streams import Readable
+
+_INFLATING, _MEMBER_END, _DONE = range(3)
+_BOUNDARY_MASK = DT_BOUNDARY | DT_LAST_BLOCK
+#: Reads smaller than this are served from an internal buffer, so a caller reading tar
+#: headers 512 bytes at a time does not turn into one inflate call per header.
+_SMALL_READ = 1 << 16
+_INPUT_CHUNK = 1 << 19
+#: zlib's messages for a bad gzip header (inflate.c), to tell garbage from corrupt data.
+_HEADER_ERRORS = frozenset(
+    {"incorrect header check", "unknown compression method", "unknown header flags set"}
+)
+
+
+class GzipCheckpointer:
+    """A Readable of the decompressed bytes of all gzip members, back to back (4.3).
+
+    After end of stream: ``checkpoints``, ``span_digests``, ``compressed_size`` and
+    ``uncompressed_size`` describe the blob. Bad input raises GzipFormatError with the
+    compressed offset. ``threaded`` moves input reading and span hashing to helper threads:
+    from construction on, ``source`` is read ahead (at most 4 input chunks) from another
+    thread, so nothing else may read it, and its exceptions surface from ``readinto`` here.
+    """
+
+    def __init__(
+        self,
+        source: Readable,
+        span_size: int,
+        *,
+        threaded: bool = True,
+        chunk_size: int = _INPUT_CHUNK,
+    ) -> None:
+        if span_size < 0:
+            raise ValueError(f"span size must not be negative, got {span_size}")
+        self._span = span_size
+        self._strm = open_stream(WBITS_GZIP)
+        self._ref = ctypes.byref(self._strm)
+        self._feed = ChunkFeed(source, chunk_size, threaded=threaded)
+        self._finalizer = weakref.finalize(self, _release, self._strm, self._feed)
+        # Output history: the window is _hist[_hend - 32 KiB : _hend], zero-filled at start.
+        self._hist = bytearray(2 * WINDOW_SIZE)
+        self._hist_addr = buffer_address(self._hist)
+        self._hend = WINDOW_SIZE
+        self._small = bytearray(_SMALL_READ)
+        self._small_view = memoryview(self._small)
+        self._small_addr = buffer_address(self._small)
+        self._small_pos = self._small_end = 0
+        self._state = _INFLATING
+        self._totin = self._totout = self._last = self._chunk_start = 0
+        self._cuts: list[Cut] = []
+        self._members = 0
+        self._error: BaseException | None = None
+        self._digests: list[str] | None = None
+        self.checkpoints: list[Checkpoint] = []
+
+    @property
+    def span_digests(self) -> list[str]:
+        """``sha256:<hex>`` of each span's compressed bytes (4.4); complete only after EOF."""
+        if self._digests is None:
+            raise RuntimeError("span digests are known only after the stream was read to its end")
+        return self._digests
+
+    @property
+    def compressed_size(self) -> int:
+        """Compressed bytes consumed so far: the blob size after EOF."""
+        return self._totin
+
+    @property
+    def uncompressed_size(self) -> int:
+        """Decompressed bytes produced so far: all members' output after EOF."""
+        return self._totout
+
+    def close(self) -> None:
+        """Free zlib state and stop the helper threads (also done when garbage-collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> GzipCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        """Fill ``buffer`` with decompressed bytes; 0 only once every member was read."""
+        view = memoryview(buffer).cast("B")
+        size = len(view)
+        if size == 0:
+            return 0
+        if self._error is not None:
+            raise self._error
+        try:
+            if size >= _SMALL_READ:
+                target = (ctypes.c_char * size).from_buffer(view)
+                return self._fill(ctypes.addressof(target), size)
+            if self._small_pos == self._small_end:
+                self._small_pos = 0
+                self._small_end = self._fill(self._small_addr, _SMALL_READ)
+            n = min(size, self._small_end - self._small_pos)
+            view[:n] = self._small_view[self._small_pos : self._small_pos + n]
+            self._small_pos += n
+            return n
+        except BaseException as exc:
+            self._error = exc
+            self.close()
+            raise
+
+    def _fill(self, addr: int, size: int) -> int:
+        """Inflate into ``[addr, addr + size)``; fewer bytes only at end of stream."""
+        got = 0
+        while got < size and self._state != _DONE:
+            if self._state == _MEMBER_END:
+                self._next_member()
+                continue
+            if not self._strm.avail_in:
+                self._load(at_member_end=False)
+            gap = self._last + self._span - self._totout
+            if self._totout and gap > 0:
+                got += self._inflate(addr + got, min(size - got, gap), Z_NO_FLUSH)
+            else:
+                got += self._inflate(addr + got, size - got, Z_BLOCK)
+                self._maybe_checkpoint()
+        return got
+
+    def _inflate(self, addr: int, size: int, flush: int) -> int:
+        s = self._strm
+        s.next_out = addr
+        s.avail_out = size
+        avail_in = s.avail_in
+        rc = libz.inflate(self._ref, flush)
+        made: int = size - s.avail_out
+        used: int = avail_in - s.avail_in
+        self._totin += used
+        self._totout += made
+        if made:
+            self._remember(addr, made)
+        if rc == Z_STREAM_END:
+            self._state = _MEMBER_END
+            self._members += 1
+        elif rc != Z_OK and not (rc == Z_BUF_ERROR and (made or used)):
+            self._fail(rc)
+        return made
+
+    def _fail(self, rc: int) -> None:
+        msg = zlib_message(self._strm, rc)
+        if msg not in _HEADER_ERRORS:
+            what = "corrupt deflate data"
+        elif self._members:
+            what = f"data after gzip member {self._members} is not a gzip member"
+        else:
+            what = "not a gzip stream"
+        raise GzipFormatError(f"{what}: {msg}", offset=self._totin)
+
+    def _maybe_checkpoint(self) -> None:
+        """Apply soci's rule after an ``inflate(Z_BLOCK)`` return (4.2)."""
+        dt = self._strm.data_type
+        out = self._totout
+        if (dt & _BOUNDARY_MASK) != DT_BOUNDARY or (out and out - self._last <= self._span):
+            return
+        bits = dt & DT_BITS_MASK
+        self.checkpoints.append(Checkpoint(self._totin, out, bits, self._window()))
+        self._cuts.append((self._totin - self._chunk_start, 1 if bits else 0))
+        self._last = out
+
+    def _remember(self, addr: int, made: int) -> None:
+        """Append the last (at most 32 KiB) bytes just inflated at ``addr`` to the history."""
+        if made >= WINDOW_SIZE:
+            ctypes.memmove(self._hist_addr, addr + made - WINDOW_SIZE, WINDOW_SIZE)
+            self._hend = WINDOW_SIZE
+            return
+        if self._hend + made > len(self._hist):
+            start = self._hist_addr + self._hend - WINDOW_SIZE
+            ctypes.memmove(self._hist_addr, start, WINDOW_SIZE)
+            self._hend = WINDOW_SIZE
+        ctypes.memmove(self._hist_addr + self._hend, addr, made)
+        self._hend += made
+
+    def _window(self) -> bytes:
+        return bytes(self._hist[self._hend - WINDOW_SIZE : self._hend])
+
+    def _next_member(self) -> None:
+        """soci v0.14: any bytes after a member must be another gzip member (4.3)."""
+        if not self._strm.avail_in and not self._load(at_member_end=True):
+            self._finish()
+            return
+        libz.inflateReset(self._ref)
+        self._state = _INFLATING
+
+    def _load(self, *, at_member_end: bool) -> bool:
+        """Hand the consumed chunk to the hasher and point zlib at the next one."""
+        self._feed.release(self._cuts)
+        self._cuts = []
+        addr, n = self._feed.next()
+        if not n:
+            if at_member_end:
+                return False
+            if self._totin == 0:
+                raise GzipFormatError("empty layer: not a gzip stream", offset=0)
+            raise GzipFormatError("truncated gzip stream", offset=self._totin)
+        self._chunk_start = self._totin
+        self._strm.next_in = addr
+        self._strm.avail_in = n
+        return True
+
+    def _finish(self) -> None:
+        self._state = _DONE
+        self._digests = self._feed.finish()
+        self._finalizer()
+
+
+def _release(strm: ctypes.Structure, feed: ChunkFeed) -> None:
+    libz.inflateEnd(ctypes.byref(strm))
+    feed.close()
