@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +16,11 @@ from soci_index_builder.gzip.inflate import (
 from soci_index_builder.gzip.zinfo_blob import decode_zinfo_blob, encode_zinfo_blob
 from soci_index_builder.ztoc.codec import decode_ztoc
 from soci_index_builder.ztoc.model import WINDOW_SIZE
+from tests.golden import GOLDEN_DIR
 
 from .test_gzip_properties import gunzip_all, run_checkpointer
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = GOLDEN_DIR
 EXPECTED: dict[str, dict[str, Any]] = {
     v["id"]: v for v in json.loads((VECTORS / "expected.json").read_text())["vectors"]
 }
