@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from soci_index_builder.ztoc.codec import ZtocFormatError, _Reader, _Writer
+from soci_index_builder.ztoc._flatbuffers import Reader, Writer, ZtocFormatError
 
 __all__ = ["TAR_ZINFO_VERSION", "decode_tar_zinfo", "encode_tar_zinfo"]
 
@@ -14,7 +14,7 @@ TAR_ZINFO_VERSION = 2
 
 def encode_tar_zinfo(span_size: int, size: int) -> bytes:
     """``TarZinfo.Bytes``: Start(3), version, span_size, size (default 0 skipped), End, Finish."""
-    w = _Writer()
+    w = Writer()
     fields = [(0, "i", TAR_ZINFO_VERSION)]
     if span_size:
         fields.append((1, "q", span_size))
@@ -28,7 +28,7 @@ def encode_tar_zinfo(span_size: int, size: int) -> bytes:
 
 def decode_tar_zinfo(raw: bytes | bytearray | memoryview) -> tuple[int, int]:
     """Return ``(span_size, size)``; :class:`ZtocFormatError` unless a version-2 TarZinfo."""
-    r = _Reader(raw)
+    r = Reader(raw)
     try:
         t = r.root("TarZinfo")
         version, span_size, size = r.scalar(t, 0, "i"), r.scalar(t, 1, "q"), r.scalar(t, 2, "q")
