@@ -6,7 +6,7 @@ Adapters map these to exit codes (CLI) or to retry/report-once decisions (Lambda
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class SociError(Exception):
@@ -31,12 +31,14 @@ class GzipFormatError(LayerFormatError):
 class TarFormatError(LayerFormatError):
     """A tar stream that Go's archive/tar (and so soci) would not read."""
 
-    def __init__(self, message: str, *, offset: int | None = None, entry: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, offset: int | None = None, entry: str | None = None
+    ) -> None:
         self.entry = entry
         super().__init__(message if entry is None else f"{message}: entry {entry!r}", offset=offset)
 
 
-class SkipReason(str, Enum):
+class SkipReason(StrEnum):
     """Why a layer or an image gets no zTOC/index. Rendered as is in JSON, logs and metrics."""
 
     BELOW_MIN_SIZE = "below-min-size"

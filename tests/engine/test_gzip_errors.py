@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from soci_index_builder.digest import DigestingReader
 from soci_index_builder.errors import DigestMismatchError, GzipFormatError
 from soci_index_builder.gzip.checkpoints import GzipCheckpointer
-from soci_index_builder.gzip.inflate import inflate_from_checkpoint, span_compressed_range
+from soci_index_builder.gzip.inflate import inflate_from_checkpoint
+from soci_index_builder.ztoc.spans import GzipSpans
 
 from .test_gzip_properties import Member, gzip_member, run_checkpointer
 
@@ -146,7 +147,7 @@ def test_span_digests_need_eof_and_bad_span_is_rejected() -> None:
 def test_resume_with_too_little_data() -> None:
     _, c = run_checkpointer(GOOD, 1000)
     cp = c.checkpoints[1]
-    start, end = span_compressed_range(c.checkpoints, 1, len(GOOD))
+    start, end = GzipSpans(c.checkpoints, len(GOOD), 0).span(1)[1:3]
     with pytest.raises(GzipFormatError, match="ran out"):
         inflate_from_checkpoint(GOOD[start:end], cp, 0, len(PLAIN))
     with pytest.raises(GzipFormatError, match="ran out"):

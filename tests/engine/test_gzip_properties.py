@@ -23,10 +23,10 @@ from soci_index_builder.gzip.checkpoints import GzipCheckpointer
 from soci_index_builder.gzip.inflate import (
     inflate_from_checkpoint,
     open_stream,
-    span_compressed_range,
 )
 from soci_index_builder.gzip.zinfo_blob import decode_zinfo_blob, encode_zinfo_blob
 from soci_index_builder.ztoc.model import WINDOW_SIZE, Checkpoint
+from soci_index_builder.ztoc.spans import GzipSpans
 
 FLUSHES = (zlib.Z_NO_FLUSH, zlib.Z_SYNC_FLUSH, zlib.Z_FULL_FLUSH, zlib.Z_BLOCK)
 STRATEGIES = (
@@ -192,7 +192,7 @@ def test_every_checkpoint_resumes_and_spans_hash_right(
     _, c = run_checkpointer(blob, span, chunk_size=data.draw(st.sampled_from([3, 1 << 19])))
     assert len(c.span_digests) == len(c.checkpoints)
     for i, cp in enumerate(c.checkpoints):
-        start, end = span_compressed_range(c.checkpoints, i, len(blob))
+        start, end = GzipSpans(c.checkpoints, len(blob), 0).span(i)[1:3]
         assert c.span_digests[i] == "sha256:" + hashlib.sha256(blob[start:end]).hexdigest()
         assert cp.window == (bytes(WINDOW_SIZE) + plain[: cp.uncompressed_offset])[-WINDOW_SIZE:]
         rest = len(plain) - cp.uncompressed_offset
@@ -232,5 +232,5 @@ def test_large_stream_with_many_blocks() -> None:
     assert out == plain + plain[:70000]
     assert c.checkpoints == reference_checkpoints(blob, 100_000)
     last = len(c.checkpoints) - 1
-    start, end = span_compressed_range(c.checkpoints, last, len(blob))
+    start, end = GzipSpans(c.checkpoints, len(blob), 0).span(last)[1:3]
     assert c.span_digests[-1] == "sha256:" + hashlib.sha256(blob[start:end]).hexdigest()

@@ -10,12 +10,11 @@ import pytest
 
 from soci_index_builder.gzip.inflate import (
     inflate_from_checkpoint,
-    span_compressed_range,
-    span_for_offset,
 )
 from soci_index_builder.gzip.zinfo_blob import decode_zinfo_blob, encode_zinfo_blob
 from soci_index_builder.ztoc.codec import decode_ztoc
 from soci_index_builder.ztoc.model import WINDOW_SIZE
+from soci_index_builder.ztoc.spans import GzipSpans
 from tests.golden import GOLDEN_DIR
 
 from .test_gzip_properties import gunzip_all, run_checkpointer
@@ -103,11 +102,11 @@ def test_every_vector_file_extracts_through_its_span(vid: str) -> None:
     for e in v["entries"]:
         off, size = e["Off"], e["Size"]
         first, last = (
-            span_for_offset(c.checkpoints, off),
-            span_for_offset(c.checkpoints, off + size),
+            GzipSpans(c.checkpoints, len(blob), 0).span_of(off),
+            GzipSpans(c.checkpoints, len(blob), 0).span_of(off + size),
         )
-        start, _ = span_compressed_range(c.checkpoints, first, len(blob))
-        _, end = span_compressed_range(c.checkpoints, last, len(blob))
+        start = GzipSpans(c.checkpoints, len(blob), 0).span(first).compressed_start
+        end = GzipSpans(c.checkpoints, len(blob), 0).span(last).compressed_end
         cp = c.checkpoints[first]
         got = inflate_from_checkpoint(blob[start:end], cp, off - cp.uncompressed_offset, size)
         assert got == plain[off : off + size], e["Name"]

@@ -14,8 +14,6 @@ from soci_index_builder.errors import GzipFormatError
 from soci_index_builder.gzip._feed import SpanHasher
 from soci_index_builder.gzip.inflate import (
     inflate_from_checkpoint,
-    span_compressed_range,
-    span_for_offset,
 )
 from soci_index_builder.gzip.zinfo_blob import (
     RECORD_SIZE,
@@ -24,6 +22,7 @@ from soci_index_builder.gzip.zinfo_blob import (
     zinfo_blob_size,
 )
 from soci_index_builder.ztoc.model import WINDOW_SIZE, Checkpoint
+from soci_index_builder.ztoc.spans import GzipSpans
 
 from .test_gzip_properties import Member, gzip_member, run_checkpointer
 
@@ -91,16 +90,16 @@ def _cp(cin: int, out: int, bits: int) -> Checkpoint:
 
 def test_span_ranges_share_the_partial_byte() -> None:
     cps = [_cp(10, 0, 0), _cp(314, 4096, 0), _cp(703, 8192, 5)]
-    assert span_compressed_range(cps, 0, 7580) == (10, 314)
-    assert span_compressed_range(cps, 1, 7580) == (314, 703)
-    assert span_compressed_range(cps, 2, 7580) == (702, 7580)
+    spans = GzipSpans(cps, 7580, 9000)
+    assert [spans.span(i)[1:3] for i in range(3)] == [(10, 314), (314, 703), (702, 7580)]
     with pytest.raises(IndexError):
-        span_compressed_range(cps, 3, 7580)
+        spans.span(3)
 
 
 def test_span_for_offset_matches_soci_linear_scan() -> None:
     cps = [_cp(10, 0, 0), _cp(20, 0, 0), _cp(30, 100, 0), _cp(40, 250, 1)]
-    assert [span_for_offset(cps, o) for o in (0, 99, 100, 249, 250, 10**9)] == [1, 1, 2, 2, 3, 3]
+    spans = GzipSpans(cps, 50, 300)
+    assert [spans.span_of(o) for o in (0, 99, 100, 249, 250, 10**9)] == [1, 1, 2, 2, 3, 3]
 
 
 def test_resume_crosses_several_members() -> None:

@@ -9,7 +9,6 @@ as dictionary, and skips to the wanted offset. Across a gzip member end (4.3) it
 from __future__ import annotations
 
 import ctypes
-from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
@@ -28,7 +27,7 @@ from ._zlib import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    pass
 
 _TRAILER_SIZE = 8
 
@@ -50,32 +49,6 @@ def zlib_message(strm: ZStream, rc: int) -> str:
     """zlib's own words for an error return, for error messages."""
     msg = strm.msg
     return msg.decode("ascii", "replace") if msg else f"zlib error {rc}"
-
-
-def span_compressed_range(
-    checkpoints: Sequence[Checkpoint], span_id: int, compressed_size: int
-) -> tuple[int, int]:
-    """The blob bytes ``[start, end)`` of span ``span_id`` (section 4.4 table).
-
-    The start backs up one byte when the span begins mid-byte; the end is the next
-    checkpoint's ``in`` (the shared partial byte belongs to both spans) or the blob end.
-    """
-    if not 0 <= span_id < len(checkpoints):
-        raise IndexError(f"span {span_id} out of range (0..{len(checkpoints) - 1})")
-    cp = checkpoints[span_id]
-    start = cp.compressed_offset - (1 if cp.bits else 0)
-    last = span_id == len(checkpoints) - 1
-    end = compressed_size if last else checkpoints[span_id + 1].compressed_offset
-    return start, end
-
-
-def span_for_offset(checkpoints: Sequence[Checkpoint], uncompressed_offset: int) -> int:
-    """The span holding ``uncompressed_offset``: largest i with ``out_i <= offset``.
-
-    Same answer as soci's linear ``pt_index_from_ucmp_offset`` (ties pick the last one).
-    """
-    outs = [cp.uncompressed_offset for cp in checkpoints]
-    return max(0, bisect_right(outs, uncompressed_offset) - 1)
 
 
 def inflate_from_checkpoint(

@@ -11,10 +11,12 @@ import hashlib
 import posixpath
 
 from ..errors import DigestMismatchError, SociError
-from ..gzip.inflate import inflate_from_checkpoint, span_compressed_range, span_for_offset
+from ..gzip.inflate import inflate_from_checkpoint
 from ..gzip.zinfo_blob import decode_zinfo_blob
 from ..streams import RangeReader
-from .model import CompressionAlgorithm, FileMetadata, Ztoc
+from .model import Checkpoint, CompressionAlgorithm, FileMetadata, Ztoc
+from .spans import GzipSpans, Span, UncompressedSpans
+from .tar_zinfo import decode_tar_zinfo
 
 
 class EntryNotFoundError(SociError):
@@ -32,8 +34,18 @@ class ZtocReader:
     def __init__(self, ztoc: Ztoc, blob: RangeReader) -> None:
         self.ztoc = ztoc
         self._blob = blob
-        self._gzip = ztoc.compression.algorithm is not CompressionAlgorithm.UNCOMPRESSED
-        self.checkpoints = decode_zinfo_blob(ztoc.compression.checkpoints)[1] if self._gzip else []
+        self.checkpoints: list[Checkpoint] = []
+        self.spans: GzipSpans | UncompressedSpans
+        info, csize, usize = (
+            ztoc.compression,
+            ztoc.compressed_archive_size,
+            ztoc.uncompressed_archive_size,
+        )
+        if info.algorithm is CompressionAlgorithm.UNCOMPRESSED:
+            self.spans = UncompressedSpans(decode_tar_zinfo(info.checkpoints)[0], csize, usize)
+        else:
+            self.checkpoints = decode_zinfo_blob(info.checkpoints)[1]
+            self.spans = GzipSpans(self.checkpoints, csize, usize)
 
     def find(self, path: str) -> FileMetadata:
         """The regular file named ``path`` (raw or cleaned); hard links resolve to their target."""
@@ -58,28 +70,26 @@ class ZtocReader:
         """Uncompressed bytes ``[offset, offset + length)`` of the layer's tar stream."""
         if length <= 0:
             return b""
-        if not self._gzip:
-            return self._blob.read_range(offset, offset + length)
-        cps = self.checkpoints
-        first = span_for_offset(cps, offset)
-        last = span_for_offset(cps, offset + length - 1)
-        size = self.ztoc.compressed_archive_size
-        start = span_compressed_range(cps, first, size)[0]
-        end = span_compressed_range(cps, last, size)[1]
-        data = self._blob.read_range(start, end)
-        self._check_spans(data, start, first, last)
-        skip = offset - cps[first].uncompressed_offset
-        return inflate_from_checkpoint(data, cps[first], skip, length)
+        first = self.spans.span(self.spans.span_of(offset))
+        last = self.spans.span(self.spans.span_of(offset + length - 1))
+        data = self._blob.read_range(first.compressed_start, last.compressed_end)
+        self._check_spans(data, first, last)
+        skip = offset - first.uncompressed_start
+        if not self.checkpoints:
+            return data[skip : skip + length]
+        return inflate_from_checkpoint(data, self.checkpoints[first.id], skip, length)
 
-    def _check_spans(self, data: bytes, base: int, first: int, last: int) -> None:
+    def _check_spans(self, data: bytes, first: Span, last: Span) -> None:
         """Every fetched span must hash to its digest, as the snapshotter checks (2.4)."""
-        size = self.ztoc.compressed_archive_size
-        for span in range(first, last + 1):
-            start, end = span_compressed_range(self.checkpoints, span, size)
-            actual = "sha256:" + hashlib.sha256(data[start - base : end - base]).hexdigest()
-            expected = self.ztoc.compression.span_digests[span]
+        for span in map(self.spans.span, range(first.id, last.id + 1)):
+            chunk = data[
+                span.compressed_start - first.compressed_start : span.compressed_end
+                - first.compressed_start
+            ]
+            actual = "sha256:" + hashlib.sha256(chunk).hexdigest()
+            expected = self.ztoc.compression.span_digests[span.id]
             if actual != expected:
-                raise DigestMismatchError(expected, actual, f"span {span}")
+                raise DigestMismatchError(expected, actual, f"span {span.id}")
 
 
 def extract_file(ztoc: Ztoc, blob: RangeReader, path: str) -> bytes:

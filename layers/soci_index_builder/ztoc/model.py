@@ -7,7 +7,7 @@ losslessly as surrogate escapes and encoded back with ``utf-8``/``surrogateescap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 #: The zTOC format version every soci release writes (section 2.1).
@@ -20,7 +20,7 @@ DEFAULT_SPAN_SIZE = 4 << 20
 WINDOW_SIZE = 32768
 
 
-class CompressionAlgorithm(str, Enum):
+class CompressionAlgorithm(StrEnum):
     """The zTOC ``CompressionAlgorithm`` enum, by soci's lower-cased names."""
 
     GZIP = "gzip"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from ..errors import SociError
-from ..gzip.inflate import span_compressed_range
 from ..streams import RangeReader
 from .extract import ZtocReader
 from .model import CompressionAlgorithm, FileMetadata, Ztoc
@@ -59,30 +58,22 @@ def toc_problems(entries: tuple[FileMetadata, ...]) -> list[str]:
 
 def _check_span_digests(ztoc: Ztoc, reader: ZtocReader, blob: RangeReader, r: VerifyReport) -> None:
     info = ztoc.compression
-    if len(info.span_digests) != info.max_span_id + 1:
+    if len(info.span_digests) != info.max_span_id + 1 or len(reader.spans) != len(
+        info.span_digests
+    ):
         r.problems.append(
-            f"{len(info.span_digests)} span digests for max span id {info.max_span_id}"
+            f"{len(info.span_digests)} span digests and {len(reader.spans)} spans "
+            f"for max span id {info.max_span_id}"
         )
-    for span, expected in enumerate(info.span_digests):
-        start, end = _span_range(ztoc, reader, span)
-        actual = "sha256:" + hashlib.sha256(blob.read_range(start, end)).hexdigest()
+    for span in map(reader.spans.span, range(min(len(reader.spans), len(info.span_digests)))):
+        data = blob.read_range(span.compressed_start, span.compressed_end)
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
         r.spans_checked += 1
-        if actual != expected:
-            r.problems.append(f"span {span} [{start}, {end}): digest {actual} != {expected}")
-
-
-def _span_range(ztoc: Ztoc, reader: ZtocReader, span: int) -> tuple[int, int]:
-    size = ztoc.compressed_archive_size
-    if ztoc.compression.algorithm is CompressionAlgorithm.UNCOMPRESSED:
-        span_size = _uncompressed_span_size(ztoc)
-        return span * span_size, min((span + 1) * span_size, size)
-    return span_compressed_range(reader.checkpoints, span, size)
-
-
-def _uncompressed_span_size(ztoc: Ztoc) -> int:
-    from .tar_zinfo import decode_tar_zinfo
-
-    return decode_tar_zinfo(ztoc.compression.checkpoints)[0]
+        if actual != info.span_digests[span.id]:
+            r.problems.append(
+                f"span {span.id} [{span.compressed_start}, {span.compressed_end}): "
+                f"digest {actual} != {info.span_digests[span.id]}"
+            )
 
 
 def _check_files(reader: ZtocReader, stream: BinaryIO, r: VerifyReport) -> None:
