@@ -7,7 +7,7 @@ A skip is data (:class:`~soci_index_builder.errors.SkipReason`), never a print: 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..errors import SkipReason
 from ..ztoc.model import DEFAULT_BUILD_TOOL_IDENTIFIER, DEFAULT_SPAN_SIZE
@@ -74,3 +74,16 @@ class BuildResult:
     bytes_processed: int = 0
     seconds: float = 0.0
     uploaded_blobs: int = 0
+
+
+class ProgressListener(Protocol):
+    """Observer of per-layer work (CLI progress bars, Lambda logs); called from worker threads."""
+
+    def layer_started(self, digest: str, size: int) -> None:
+        """A layer blob starts streaming; ``size`` is its compressed size."""
+
+    def layer_progress(self, digest: str, done: int) -> None:
+        """``done`` compressed bytes of the layer have been read so far."""
+
+    def layer_finished(self, result: LayerResult) -> None:
+        """The layer is indexed or skipped."""

@@ -1,0 +1,153 @@
+"""``soci-index-builder index REF``: index a whole image in a layout or a registry.
+
+REF is ``oci:DIR[:TAG|@DIGEST]`` or ``host[:port]/repo[:TAG|@DIGEST]``. ECR hosts get ECR
+credentials, other registries are accessed anonymously. Exit codes as in ``cli.main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import ConfigError, InvalidReferenceError
+from ..oci.model import Platform
+from ..soci.model import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings
+from ..store.base import Repository
+from ..ztoc.model import DEFAULT_SPAN_SIZE
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def add_index_parser(commands: Any) -> None:
+    """Register the ``index`` subcommand on ``commands`` (an argparse subparsers object)."""
+    p = commands.add_parser(
+        "index",
+        help="build SOCI indexes for every platform of an image and push them",
+        description="Build SOCI indexes (v2 by default) for an image in an OCI layout or "
+        "registry, push them next to it and tag the SOCI-enabled index <tag><suffix>.",
+    )
+    p.add_argument(
+        "ref", metavar="REF", help="oci:DIR[:TAG] or host[:port]/repo:tag or ...@sha256:..."
+    )
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
+        help="index only these platforms (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--index-version",
+        choices=["v2", "v1"],
+        default="v2",
+        help="v2: SOCI-enabled index tagged <tag><suffix> (default); v1: referrers",
+    )
+    p.add_argument("--span-size", type=_non_negative, default=DEFAULT_SPAN_SIZE, help="bytes")
+    p.add_argument(
+        "--min-layer-size",
+        type=_non_negative,
+        default=DEFAULT_MIN_LAYER_SIZE,
+        help="skip layers smaller than this many compressed bytes",
+    )
+    p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
+    p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
+    p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
+    p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
+    p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
+    p.add_argument(
+        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+    )
+    p.set_defaults(handler=run_index)
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """Run ``index``; returns the exit code (SociError propagates to ``cli.main``)."""
+    from ..soci.build import build_image_index
+
+    try:
+        settings = _settings(args)
+        repo, reference, source_tag = open_reference(args.ref, plain_http=args.plain_http)
+    except (ConfigError, InvalidReferenceError) as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+        from .progress import TerminalProgress
+
+        progress = TerminalProgress(sys.stderr)
+    result = build_image_index(repo, reference, settings, source_tag=source_tag, progress=progress)
+    _print_result(result, args.json)
+    if (
+        args.verify
+        and result.output_tag
+        and settings.index_version == "v2"
+        and not settings.dry_run
+    ):
+        return _verify(repo, result.output_tag, result.reason is None)
+    return EXIT_OK
+
+
+def open_reference(text: str, *, plain_http: bool = False) -> tuple[Repository, str, str | None]:
+    """(repository, manifest reference, source tag) for a CLI ``REF``."""
+    from ..oci.reference import parse_reference
+
+    ref = parse_reference(text)
+    source_tag = ref.tag
+    if ref.is_layout:
+        from ..store.layout import LayoutRepository
+
+        return LayoutRepository(ref.repository), ref.manifest_reference, source_tag
+    from ..store.remote.client import RegistryClient
+    from ..store.remote.ecr import EcrCredentialsProvider, is_ecr_host
+
+    credentials = EcrCredentialsProvider() if is_ecr_host(ref.registry) else None
+    client = RegistryClient(ref.registry, credentials=credentials, plain_http=plain_http)
+    return client.repository(ref.repository), ref.manifest_reference, source_tag
+
+
+def _settings(args: argparse.Namespace) -> IndexSettings:
+    platforms = tuple(str(Platform.parse(p)) for p in args.platform)
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    return IndexSettings(
+        span_size=args.span_size,
+        min_layer_size=args.min_layer_size,
+        index_version=args.index_version,
+        tag_suffix=args.tag_suffix,
+        platforms=platforms,
+        recompress_zstd=args.recompress_zstd,
+        replace_tag=args.replace_tag,
+        max_workers=args.workers,
+        dry_run=args.dry_run,
+    )
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    from .progress import result_summary, result_to_dict
+
+    if as_json:
+        sys.stdout.write(json.dumps(result_to_dict(result), indent=2) + "\n")
+    else:
+        sys.stdout.write(result_summary(result))
+
+
+def _verify(repo: Repository, tag: str, indexed: bool) -> int:
+    from ..soci.validate import validate_soci_image
+
+    if not indexed:  # "nothing to index": the tag is the original image, nothing to check
+        return EXIT_OK
+    problems = validate_soci_image(repo, tag)
+    for problem in problems:
+        print(f"verify: {problem}", file=sys.stderr)
+    return EXIT_FAILURE if problems else EXIT_OK
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value

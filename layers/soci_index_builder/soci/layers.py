@@ -1,0 +1,167 @@
+"""Building the zTOCs of planned layers: a bounded thread pool, each layer streamed once.
+
+The inflater releases the GIL, so layers of every platform build in parallel; a layer shared
+by platforms was planned once and is built once. zTOC blobs are pushed as soon as they exist
+(blobs are unreferenced until the index manifests go up, so this is safe for push order).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from ..errors import DeadlineExceededError
+from ..oci.model import Descriptor
+from ..store.base import Repository
+from ..ztoc.builder import BuiltZtoc, build_ztoc
+from .model import IndexSettings, LayerResult, ProgressListener
+from .plan import LayerAction, LayerPlan
+
+
+@dataclass(frozen=True)
+class BuiltLayer:
+    """A layer's zTOC, pushed; ``replacement`` is set when a zstd layer became gzip."""
+
+    plan: LayerPlan
+    ztoc_digest: str
+    ztoc_size: int
+    #: Blobs this layer uploaded: its zTOC unless already there, plus a recompressed layer.
+    uploads: int
+    seconds: float
+    replacement: Descriptor | None = None
+
+    @property
+    def indexed_digest(self) -> str:
+        """The layer digest the zTOC describes (the gzip blob when recompressed)."""
+        return self.replacement.digest if self.replacement else self.plan.digest
+
+    @property
+    def indexed_media_type(self) -> str:
+        return self.replacement.media_type if self.replacement else self.plan.media_type
+
+    def result(self) -> LayerResult:
+        return LayerResult(
+            digest=self.plan.digest,
+            media_type=self.plan.media_type,
+            size=self.plan.size,
+            status="indexed",
+            ztoc_digest=self.ztoc_digest,
+            ztoc_size=self.ztoc_size,
+            platforms=self.plan.platforms,
+            seconds=self.seconds,
+            recompressed_digest=self.replacement.digest if self.replacement else None,
+        )
+
+
+def skipped_result(plan: LayerPlan) -> LayerResult:
+    return LayerResult(
+        digest=plan.digest,
+        media_type=plan.media_type,
+        size=plan.size,
+        status="skipped",
+        reason=plan.reason,
+        platforms=plan.platforms,
+    )
+
+
+class _Guard:
+    """Stops every worker at its next chunk once the deadline passes or a sibling failed."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.abort = threading.Event()
+
+    def check(self) -> None:
+        if self.abort.is_set():
+            raise DeadlineExceededError("stopped: another layer failed or the deadline passed")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.abort.set()
+            raise DeadlineExceededError("deadline passed while building zTOCs; nothing was tagged")
+
+
+def build_layers(
+    repo: Repository,
+    plans: Sequence[LayerPlan],
+    settings: IndexSettings,
+    *,
+    deadline: float | None = None,
+    progress: ProgressListener | None = None,
+) -> dict[str, BuiltLayer]:
+    """Build and push the zTOC of every BUILD/RECOMPRESS plan; layer digest -> BuiltLayer."""
+    # Largest first: the pool's last straggler is then a small layer (LPT scheduling).
+    todo = sorted((p for p in plans if p.action is not LayerAction.SKIP), key=lambda p: -p.size)
+    guard = _Guard(deadline)
+    guard.check()
+    built: dict[str, BuiltLayer] = {}
+    if not todo:
+        return built
+    with ThreadPoolExecutor(max(1, settings.max_workers), thread_name_prefix="ztoc") as pool:
+        futures = [pool.submit(_build_one, repo, plan, settings, guard, progress) for plan in todo]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in done if f.exception() is not None), None)
+        if failed is not None:
+            guard.abort.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise failed.exception()  # type: ignore[misc]
+    for future in futures:
+        layer = future.result()
+        built[layer.plan.digest] = layer
+    return built
+
+
+def _build_one(
+    repo: Repository,
+    plan: LayerPlan,
+    settings: IndexSettings,
+    guard: _Guard,
+    progress: ProgressListener | None,
+) -> BuiltLayer:
+    guard.check()
+    started = time.monotonic()
+    if progress is not None:
+        progress.layer_started(plan.digest, plan.size)
+    on_progress = _progress_callback(plan.digest, guard, progress)
+    replacement = None
+    if plan.action is LayerAction.RECOMPRESS:
+        from .recompress import recompress_and_build  # zstandard only on this path
+
+        ztoc, replacement = recompress_and_build(repo, plan, settings, on_progress)
+    else:
+        ztoc = _build_from_source(repo, plan, settings, on_progress)
+    uploads = int(repo.push_blob(ztoc.digest, ztoc.raw)) + (replacement is not None)
+    layer = BuiltLayer(
+        plan, ztoc.digest, ztoc.size, uploads, time.monotonic() - started, replacement
+    )
+    if progress is not None:
+        progress.layer_finished(layer.result())
+    return layer
+
+
+def _build_from_source(
+    repo: Repository, plan: LayerPlan, settings: IndexSettings, on_progress: Callable[[int], None]
+) -> BuiltZtoc:
+    assert plan.compression is not None
+    with repo.open_blob(plan.digest, plan.size) as stream:
+        return build_ztoc(
+            stream,
+            compression=plan.compression,
+            span_size=settings.span_size,
+            build_tool_identifier=settings.build_tool_identifier,
+            expected_digest=plan.digest,
+            expected_size=plan.size,
+            on_progress=on_progress,
+        )
+
+
+def _progress_callback(
+    digest: str, guard: _Guard, progress: ProgressListener | None
+) -> Callable[[int], None]:
+    def on_progress(done: int) -> None:
+        guard.check()
+        if progress is not None:
+            progress.layer_progress(digest, done)
+
+    return on_progress
