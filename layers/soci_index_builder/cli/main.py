@@ -1,7 +1,8 @@
 """The ``soci-index-builder`` command: argument parsing and the error -> exit code mapping.
 
 Exit codes: 0 success (including "skipped" results), 1 a failure with a one-line reason on
-stderr, 2 bad usage. The library never prints; this module and its siblings do.
+stderr, 2 bad usage (including an invalid reference or setting). The library never prints;
+this module and its siblings do.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import SociError
+from ..errors import ConfigError, InvalidReferenceError, SociError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
+    except (ConfigError, InvalidReferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except SociError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

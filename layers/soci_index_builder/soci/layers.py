@@ -152,6 +152,7 @@ def _build_from_source(
             build_tool_identifier=settings.build_tool_identifier,
             expected_digest=plan.digest,
             expected_size=plan.size,
+            source_verifies=True,  # open_blob's stream checks the digest at EOF
             on_progress=on_progress,
         )
 

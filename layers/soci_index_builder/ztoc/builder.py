@@ -69,16 +69,23 @@ def build_ztoc(
     build_tool_identifier: str = DEFAULT_BUILD_TOOL_IDENTIFIER,
     expected_digest: str | None = None,
     expected_size: int | None = None,
+    source_verifies: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> BuiltZtoc:
     """Stream ``source`` (the layer blob) once and return its zTOC.
 
     Raises LayerFormatError (bad gzip/tar), UnsupportedTarEntryError (entries soci rejects),
     DigestMismatchError (``expected_digest``/``expected_size`` given and not matched).
+    ``source_verifies``: the source already checks ``expected_digest`` at EOF (a store's
+    verified blob stream), so the layer is not hashed twice.
     """
     if span_size < 0 or (span_size == 0 and compression is CompressionAlgorithm.UNCOMPRESSED):
         raise ConfigError(f"span size must be positive, got {span_size}")
-    layer = DigestingReader(source, expected_digest, expected_size, what="layer")
+    layer: DigestingReader | _VerifiedSource
+    if source_verifies and expected_digest:
+        layer = _VerifiedSource(source, expected_digest)
+    else:
+        layer = DigestingReader(source, expected_digest, expected_size, what="layer")
     blob: Readable = layer if on_progress is None else _ProgressReader(layer, on_progress)
     if compression is CompressionAlgorithm.GZIP:
         toc, info = _index_gzip(blob, span_size)
@@ -109,7 +116,7 @@ def _index_gzip(blob: Readable, span_size: int) -> tuple[Toc, CompressionInfo]:
 
 
 def _index_uncompressed(
-    blob: Readable, span_size: int, layer: DigestingReader
+    blob: Readable, span_size: int, layer: DigestingReader | _VerifiedSource
 ) -> tuple[Toc, CompressionInfo]:
     spans = FixedSpanHasher(blob, span_size)
     toc = read_toc(spans)
@@ -155,10 +162,26 @@ class FixedSpanHasher:
         self._pending = False
 
 
+class _VerifiedSource:
+    """Counts the bytes of a source that verifies its own digest (no second sha256 pass)."""
+
+    def __init__(self, source: Readable, digest: str) -> None:
+        self._source = source
+        self.digest = digest
+        self.bytes_read = 0
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        n = self._source.readinto(buffer)
+        self.bytes_read += n
+        return n
+
+
 class _ProgressReader:
     """Reports the running count of bytes read to a callback (CLI progress, Lambda logs)."""
 
-    def __init__(self, inner: DigestingReader, callback: Callable[[int], None]) -> None:
+    def __init__(
+        self, inner: DigestingReader | _VerifiedSource, callback: Callable[[int], None]
+    ) -> None:
         self._inner = inner
         self._callback = callback
 
