@@ -53,7 +53,7 @@ synth: setup
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" npx cdk synth --no-notices -q
 
 demo: $(STAMP)
-	$(BIN)/python -m soci_index_builder.cli.demo
+	$(BIN)/soci-index-builder demo
 
 bench: setup
 	$(BIN)/python bench/ztoc_vs_inflate.py

@@ -25,10 +25,15 @@ def human_bytes(count: float) -> str:
 
 
 class TerminalProgress:
-    """One status line per running layer on ``stream`` (stderr), bytes and rate; thread-safe."""
+    """One status line per running layer on ``stream`` (stderr), bytes and rate; thread-safe.
+
+    On a terminal the lines are redrawn in place; elsewhere (CI logs) only finished layers
+    are written, one line each, with no escape codes.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._live = stream.isatty()
         self._lock = threading.Lock()
         self._layers: dict[str, tuple[int, int, float]] = {}  # digest -> (done, size, start)
         self._last = 0.0
@@ -70,6 +75,8 @@ class TerminalProgress:
             self._drawn = 0
 
     def _redraw(self, force: bool = False) -> None:
+        if not self._live:
+            return
         now = time.monotonic()
         if not force and now - self._last < _REDRAW_SECONDS:
             return
