@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -152,3 +153,48 @@ def test_console_script_help():
         result = subprocess.run([str(script), *args], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
         assert "usage: soci-index-builder" in result.stdout
+
+
+def test_soci_test_write_ztoc_golden_value_through_the_cli(tmp_path, capsys):
+    """soci's TestWriteZtoc (ztoc/ztoc_test.go): a hand-made zTOC with a known digest."""
+    blank = {
+        "name": "", "type": "", "uncompressed_offset": 0, "uncompressed_size": 0, "linkname": "",
+        "mode": 0, "uid": 0, "gid": 0, "uname": "", "gname": "",
+        "mod_time": "0001-01-01T00:00:00Z", "devmajor": 0, "devminor": 0, "pax_records": {},
+    }  # fmt: skip
+    spec = {
+        "version": "0.9",
+        "build_tool_identifier": "AWS SOCI CLI",
+        "compressed_archive_size": 2000000,
+        "uncompressed_archive_size": 2500000,
+        "compression_algorithm": None,
+        "max_span_id": 3,
+        "span_digests": [],
+        "checkpoints_base64": base64.b64encode(bytes(65536)).decode(),
+        "entries": [blank, blank],
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "golden.ztoc"
+    assert main(["ztoc", "encode", str(tmp_path / "spec.json"), "-o", str(out)]) == 0
+    digest = "sha256:eba28fdf50b1b57543f57dd051b2468c1d4f57b64d2006c75aa4de1d03e6c7ec"
+    assert capsys.readouterr().out.split() == [digest, "65928"]
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == digest.removeprefix("sha256:")
+    assert main(["ztoc", "info", str(out)]) == 0  # undecodable checkpoints are reported, not fatal
+    assert "checkpoints blob:          65536 bytes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("vector_id", ["G1", "U1", "P2"])
+def test_info_json_and_encode_round_trip_byte_for_byte(vector_id, tmp_path, capsys):
+    golden = GOLDEN / EXPECTED[vector_id]["ztoc_file"]
+    assert main(["ztoc", "info", str(golden), "--json", "--raw-checkpoints"]) == 0
+    (tmp_path / "spec.json").write_text(capsys.readouterr().out)
+    out = tmp_path / "again.ztoc"
+    assert main(["ztoc", "encode", str(tmp_path / "spec.json"), "-o", str(out)]) == 0
+    assert out.read_bytes() == golden.read_bytes()
+
+
+def test_encode_rejects_an_incomplete_description(tmp_path, capsys):
+    (tmp_path / "spec.json").write_text(json.dumps({"version": "0.9"}))
+    assert main(["ztoc", "encode", str(tmp_path / "spec.json"), "-o", str(tmp_path / "x")]) == 2
+    assert "not a complete zTOC description" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -29,7 +29,20 @@ def add_ztoc_parser(commands: Any) -> None:
     info = sub.add_parser("info", help="print every field of a zTOC")
     info.add_argument("ztoc")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument(
+        "--raw-checkpoints",
+        action="store_true",
+        help="with --json: include the raw checkpoints blob (base64), for `ztoc encode`",
+    )
     info.set_defaults(handler=run_info)
+
+    encode = sub.add_parser(
+        "encode",
+        help="encode a zTOC from its JSON description (ztoc info --json --raw-checkpoints)",
+    )
+    encode.add_argument("spec", help="JSON file")
+    encode.add_argument("-o", "--output", required=True, help="where to write the zTOC")
+    encode.set_defaults(handler=run_encode)
 
     extract = sub.add_parser("extract", help="extract one file through the zTOC's checkpoints")
     extract.add_argument("ztoc")
@@ -69,14 +82,32 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from ..ztoc.codec import decode_ztoc
-    from .render import ztoc_summary, ztoc_to_dict
+    from .ztoc_json import ztoc_summary, ztoc_to_dict
 
     ztoc = decode_ztoc(Path(args.ztoc).read_bytes())
     if args.json:
-        json.dump(ztoc_to_dict(ztoc), sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(
+            ztoc_to_dict(ztoc, args.raw_checkpoints), sys.stdout, indent=2, ensure_ascii=False
+        )
         print()
     else:
         sys.stdout.write(ztoc_summary(ztoc))
+    return 0
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from ..digest import sha256_digest
+    from ..errors import ConfigError
+    from ..ztoc.codec import encode_ztoc
+    from .ztoc_json import ztoc_from_dict
+
+    try:
+        spec = json.loads(Path(args.spec).read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{args.spec}: not JSON: {exc}") from exc
+    raw = encode_ztoc(ztoc_from_dict(spec))
+    write_atomically(Path(args.output), raw)
+    print(f"{sha256_digest(raw)} {len(raw)}")
     return 0
 
 
