@@ -1,0 +1,114 @@
+"""Docker-free Lambda layer assets: pip fetches manylinux wheels for the target CPU.
+
+CDK normally bundles Python in a Docker container. pip can instead *download* wheels built for
+another platform (``--platform --only-binary=:all:``), which is exact for our dependencies (all
+ship manylinux wheels) and makes ``cdk synth`` work on any machine with PyPI access.
+
+The asset hash is the hash of the bundled *output* (deterministic: pinned wheels, no .pyc), so
+an unchanged layer keeps its hash across synths and deploys publish no new layer version. (A
+CUSTOM hash would not do: CDK mixes the bundling options, including a per-process reference to
+this Python object, into it.) Finished bundles are cached in ``build/layer-cache/<input hash>``
+so repeated synths skip pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, cast
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from .settings import Architecture
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENGINE_DIR = REPO_ROOT / "layers" / "soci_index_builder"
+LAYER_REQUIREMENTS = REPO_ROOT / "requirements" / "layer.txt"
+CACHE_DIR = REPO_ROOT / "build" / "layer-cache"
+PYTHON_VERSION = "3.13"
+#: Lambda's Python 3.13 runs on Amazon Linux 2023 (glibc 2.34); manylinux2014 wheels fit.
+PIP_PLATFORMS: dict[str, str] = {
+    "arm64": "manylinux2014_aarch64",
+    "x86_64": "manylinux2014_x86_64",
+}
+#: BundlingOptions requires an image; local bundling always succeeds, so it is never pulled.
+UNUSED_IMAGE = "local-bundling-only/never-pulled"
+#: Bump when the bundling steps change in a way the inputs below do not show.
+_RECIPE_VERSION = "1"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+
+
+@jsii.implements(cdk.ILocalBundling)
+class PipLayerBundling:
+    """Builds ``<out>/python`` from pinned wheels and the engine source, without Docker."""
+
+    def __init__(self, architecture: Architecture, *, python_version: str = PYTHON_VERSION) -> None:
+        self.platform = PIP_PLATFORMS[architecture]
+        self.python_version = python_version
+        self.input_hash = layer_input_hash(architecture, python_version)
+
+    def pip_command(self, target: Path) -> list[str]:
+        """The pip invocation; --no-compile because host .pyc files are useless on 3.13."""
+        return [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-compile", "--only-binary=:all:", "--implementation", "cp",
+            "--platform", self.platform, "--python-version", self.python_version,
+            "--target", str(target), "-r", str(LAYER_REQUIREMENTS),
+        ]  # fmt: skip
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        """Called by CDK through jsii; returning True means Docker is never consulted."""
+        cached = CACHE_DIR / self.input_hash
+        if not cached.is_dir():
+            self._build_into_cache(cached)
+        shutil.copytree(cached, Path(output_dir), dirs_exist_ok=True)
+        return True
+
+    def _build_into_cache(self, cached: Path) -> None:
+        """pip + engine copy into a scratch dir, then an atomic rename (parallel synths)."""
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE_DIR))
+        target = scratch / "python"
+        run = subprocess.run(self.pip_command(target), capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise RuntimeError(f"pip failed building the layer ({self.platform}):\n{run.stderr}")
+        shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: unusable in a layer
+        shutil.copytree(ENGINE_DIR, target / ENGINE_DIR.name, ignore=_IGNORED)
+        scratch.chmod(0o755)  # mkdtemp makes 0700; the asset zip keeps modes
+        try:
+            scratch.rename(cached)
+        except OSError:  # another process finished first: its result is identical
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def layer_input_hash(architecture: Architecture, python_version: str = PYTHON_VERSION) -> str:
+    """Hash of every bundling input: the cache key of a finished bundle."""
+    digest = hashlib.sha256()
+    for part in (_RECIPE_VERSION, PIP_PLATFORMS[architecture], python_version):
+        digest.update(part.encode() + b"\0")
+    digest.update(LAYER_REQUIREMENTS.read_bytes() + b"\0")
+    for path in sorted(ENGINE_DIR.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(ENGINE_DIR).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def layer_code(architecture: Architecture) -> lambda_.Code:
+    """Layer code for one architecture: engine + pinned dependencies under ``python/``."""
+    bundling = PipLayerBundling(architecture)
+    return lambda_.Code.from_asset(
+        str(ENGINE_DIR),
+        asset_hash_type=cdk.AssetHashType.OUTPUT,
+        bundling=cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry(UNUSED_IMAGE),
+            local=cast("cdk.ILocalBundling", bundling),
+        ),
+    )

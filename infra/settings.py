@@ -1,0 +1,159 @@
+"""Inputs of the builder: one typed, validated record, filled from CDK context by the app.
+
+Validation happens at synth time so a typo in ``-c architecture=amd64`` fails with a sentence
+instead of a CloudFormation rollback twenty minutes later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+from aws_cdk import aws_logs as logs
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_sns as sns
+
+Architecture = Literal["arm64", "x86_64"]
+IndexVersion = Literal["v1", "v2"]
+
+#: SSM refuses empty values; this single-item StringList means "no exclude rule".
+EXCLUDE_NOTHING = "-"
+#: Two vCPUs start at 3538 MB (Lambda scales CPU with memory); 3584 is the next 64 MB step.
+DEFAULT_MEMORY_MB = 3584
+_ECR_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
+#: The retention values CloudWatch Logs accepts, in RetentionDays' declaration order.
+_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                     1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+RETENTION_DAYS: Mapping[int, logs.RetentionDays] = dict(
+    zip(_RETENTION_VALUES, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True)
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderProps:
+    """Everything a deployment may choose; defaults suit one account-wide builder."""
+
+    include: Sequence[str] = ("*:*",)
+    exclude: Sequence[str] = ()
+    architecture: Architecture = "arm64"
+    memory_size: int = DEFAULT_MEMORY_MB
+    #: None leaves the function on the account's unreserved pool.
+    reserved_concurrency: int | None = None
+    #: Upper bound of concurrent batches the SQS poller hands to the function (2..1000).
+    max_concurrency: int = 10
+    #: ECR repository name prefixes the role may touch; empty means every repository.
+    repository_prefixes: Sequence[str] = ()
+    index_version: IndexVersion = "v2"
+    tag_suffix: str = "-soci"
+    #: Event bus name or ARN for result events; None sends none.
+    result_bus: str | None = None
+    #: Managed policy name or ARN applied as permissions boundary to every role.
+    permissions_boundary: str | None = None
+    max_receive_count: int = 3
+    log_retention_days: int = 30
+    log_level: str = "INFO"
+    #: SSM prefix, starting and ending with "/"; None derives ``/<stack name>/``.
+    parameter_prefix: str | None = None
+    service_name: str = "soci-index-builder"
+    metrics_namespace: str = "SociIndexBuilder"
+    alarm_topic: sns.ITopic | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for problem in self._problems():
+            raise ValueError(f"SociIndexBuilder: {problem}")
+
+    def _problems(self) -> list[str]:
+        """Every rule a value must follow, as sentences (first one is raised)."""
+        checks = [
+            (self.architecture in ("arm64", "x86_64"), "architecture must be arm64 or x86_64"),
+            (128 <= self.memory_size <= 10240, "memory_size must be 128..10240 MB"),
+            (self.index_version in ("v1", "v2"), "index_version must be v1 or v2"),
+            (bool(self.tag_suffix.strip()), "tag_suffix must not be empty"),
+            (1 <= self.max_receive_count <= 1000, "max_receive_count must be 1..1000"),
+            (2 <= self.max_concurrency <= 1000, "max_concurrency must be 2..1000"),
+            (self.log_retention_days in RETENTION_DAYS, "log_retention_days: not a valid value"),
+            (bool(self.include), "include needs at least one rule (e.g. '*:*')"),
+            (self.reserved_concurrency is None or self.reserved_concurrency >= 0,
+             "reserved_concurrency must be >= 0"),
+        ]  # fmt: skip
+        problems = [message for ok, message in checks if not ok]
+        for rule in (*self.include, *self.exclude):
+            if "," in rule or not rule.strip():
+                problems.append(f"filter {rule!r}: must be non-empty and contain no comma")
+        for prefix in self.repository_prefixes:
+            if not _ECR_PREFIX.match(prefix):
+                problems.append(f"repository prefix {prefix!r} is not a valid ECR name start")
+        path = self.parameter_prefix
+        if path is not None and not (path.startswith("/") and path.endswith("/")):
+            problems.append("parameter_prefix must start and end with '/'")
+        return problems
+
+    @property
+    def exclude_value(self) -> list[str]:
+        """The exclude StringList as stored: the sentinel stands for an empty list."""
+        return list(self.exclude) or [EXCLUDE_NOTHING]
+
+    @property
+    def settings_value(self) -> str:
+        """The settings JSON the template writes; only keys the stack itself depends on."""
+        settings = {"index_version": self.index_version, "tag_suffix": self.tag_suffix}
+        return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def effective_max_concurrency(self) -> int:
+        """Poller concurrency never above reserved concurrency: excess polls would throttle
+        and burn receive counts until healthy messages land in the DLQ."""
+        if self.reserved_concurrency is None:
+            return self.max_concurrency
+        return max(2, min(self.max_concurrency, self.reserved_concurrency))
+
+
+#: CDK context key -> BuilderProps field (documented in docs/deploy.md).
+CONTEXT_KEYS: Mapping[str, str] = {
+    "include": "include",
+    "exclude": "exclude",
+    "architecture": "architecture",
+    "memorySize": "memory_size",
+    "reservedConcurrency": "reserved_concurrency",
+    "maxConcurrency": "max_concurrency",
+    "repositoryPrefixes": "repository_prefixes",
+    "indexVersion": "index_version",
+    "tagSuffix": "tag_suffix",
+    "resultBus": "result_bus",
+    "permissionsBoundary": "permissions_boundary",
+    "maxReceiveCount": "max_receive_count",
+    "logRetentionDays": "log_retention_days",
+    "logLevel": "log_level",
+}
+_LISTS = {"include", "exclude", "repository_prefixes"}
+_INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
+_OPTIONAL_INTS = {"reserved_concurrency"}
+
+
+def props_from_context(context: Mapping[str, Any]) -> BuilderProps:
+    """Build props from context values (strings from ``-c k=v`` or JSON from cdk.json)."""
+    known = {f.name for f in fields(BuilderProps)}
+    values: dict[str, Any] = {}
+    for key, name in CONTEXT_KEYS.items():
+        raw = context.get(key)
+        if raw is None or raw == "" or name not in known:
+            continue
+        values[name] = _convert(name, raw)
+    return BuilderProps(**values)
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """One context value to the field's type; lists accept JSON arrays or comma lists."""
+    if name in _LISTS:
+        if isinstance(raw, str):
+            raw = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
+        return tuple(str(item).strip() for item in raw if str(item).strip())
+    if name in _OPTIONAL_INTS and isinstance(raw, str) and raw.lower() in ("none", "null"):
+        return None
+    if name in _INTS or name in _OPTIONAL_INTS:
+        return int(raw)
+    return str(raw)
