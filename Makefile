@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test check lint typecheck unit bench demo synth layer clean format
+.PHONY: setup system-deps test check lint typecheck unit bench demo synth clean format
 
 $(STAMP): requirements/dev.txt requirements/runtime.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,8 @@ demo: $(STAMP)
 bench: setup
 	$(BIN)/python bench/ztoc_vs_inflate.py
 	$(BIN)/python bench/small_entries.py
+	$(BIN)/python bench/index_parallel.py
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo
