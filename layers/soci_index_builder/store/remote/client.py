@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...digest import sha256_digest, validate_digest
-from ...errors import DigestMismatchError, ManifestError, NotFoundError
+from ...errors import DigestMismatchError, ManifestError, NotFoundError, RegistryError
 from ...oci import mediatypes as mt
 from ...oci.reference import (
     validate_host,
@@ -25,7 +25,7 @@ from ...oci.reference import (
 from ..base import MAX_MANIFEST_SIZE, ManifestInfo, RawManifest
 from . import _http, uploads
 from .auth import Authenticator, CredentialsProvider, repository_scope
-from .errors import error_from_response
+from .errors import MANIFEST_PUSH_RACE_CODES, error_from_response
 from .transport import BACKOFF_BASE, MAX_ATTEMPTS, READ_TIMEOUT, Transport, origin
 
 if TYPE_CHECKING:
@@ -92,11 +92,13 @@ class RegistryClient:
         stream: bool = False,
         idempotent: bool = True,
         what: str | None = None,
+        transient_codes: frozenset[str] = frozenset(),
     ) -> urllib3.BaseHTTPResponse:
         """Send with auth (answering one 401 challenge); raise RegistryError unless ``ok``.
 
         With ``stream=True`` the body is left for the caller to read and release; otherwise it
-        is dropped and only status and headers are returned.
+        is dropped and only status and headers are returned. ``transient_codes``: error codes
+        that mark the raised error transient for this request (see ``error_from_response``).
         """
         same_origin = origin(url) == self._origin
         sent = self._auth.headers(scopes) if same_origin else {}
@@ -116,7 +118,7 @@ class RegistryClient:
                 method, url, headers=send, body=body, idempotent=idempotent
             )
         if response.status not in ok:
-            raise error_from_response(response, method, url, what)
+            raise error_from_response(response, method, url, what, transient_codes)
         if not stream:
             _http.discard(response)
         return response
@@ -195,20 +197,37 @@ class RemoteRepository:
             raise ManifestError(f"manifest of {len(raw)} bytes exceeds {MAX_MANIFEST_SIZE}")
         digest = sha256_digest(raw)
         for reference in (digest, tag) if tag else (digest,):
-            what = self._what("manifest push", reference)
-            response = self.client.request(
-                "PUT",
-                f"{self._url}/manifests/{reference}",
-                scopes=self._push,
-                headers={"Content-Type": media_type},
-                body=raw,
-                ok=(200, 201, 202, 204),
-                what=what,
-            )
-            stored = response.headers.get("Docker-Content-Digest", "")
-            if stored.startswith("sha256:") and stored != digest:
-                raise DigestMismatchError(digest, stored, what)
+            self._put_manifest(reference, raw, media_type, digest)
         return digest
+
+    def _put_manifest(self, reference: str, raw: bytes, media_type: str, digest: str) -> None:
+        """One manifest PUT, redone after a race answer (MANIFEST_PUSH_RACE_CODES).
+
+        A PUT of the same bytes is idempotent, so concurrent deliveries of one push converge:
+        the retry succeeds once the other client's rewrite of the shared link file is done.
+        """
+        what = self._what("manifest push", reference)
+        attempts = self.client.transport.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.client.request(
+                    "PUT",
+                    f"{self._url}/manifests/{reference}",
+                    scopes=self._push,
+                    headers={"Content-Type": media_type},
+                    body=raw,
+                    ok=(200, 201, 202, 204),
+                    what=what,
+                    transient_codes=MANIFEST_PUSH_RACE_CODES,
+                )
+                break
+            except RegistryError as exc:
+                if exc.code not in MANIFEST_PUSH_RACE_CODES or attempt == attempts:
+                    raise
+                self.client.transport.backoff(attempt)
+        stored = response.headers.get("Docker-Content-Digest", "")
+        if stored.startswith("sha256:") and stored != digest:
+            raise DigestMismatchError(digest, stored, what)
 
     # --- blobs --------------------------------------------------------------------------
 

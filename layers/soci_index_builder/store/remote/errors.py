@@ -26,6 +26,12 @@ MAX_MESSAGE_TEXT = 300
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: OCI/Docker error codes that mean "try again later" whatever the status says.
 TRANSIENT_CODES = frozenset({"TOOMANYREQUESTS", "UNAVAILABLE"})
+#: Codes a manifest PUT can get while another client pushes the same content: distribution's
+#: filesystem driver rewrites a repository link file in place (truncate, then write), and the
+#: manifest check reads it empty meanwhile (``digest.ErrDigestInvalidFormat`` -> DIGEST_INVALID,
+#: followed by MANIFEST_BLOB_UNKNOWN). Our manifest digests are computed locally, so this
+#: answer means "try again", never "your digest is wrong".
+MANIFEST_PUSH_RACE_CODES = frozenset({"DIGEST_INVALID"})
 
 _QUERY_RE = re.compile(r"\?[^\s'\")]*")
 _UNPRINTABLE_RE = re.compile(r"[^\x20-\x7e]+")
@@ -78,9 +84,16 @@ def parse_error_body(body: bytes) -> tuple[str | None, str]:
 
 
 def error_from_response(
-    response: BaseHTTPResponse, method: str, url: str, what: str | None = None
+    response: BaseHTTPResponse,
+    method: str,
+    url: str,
+    what: str | None = None,
+    transient_codes: frozenset[str] = frozenset(),
 ) -> RegistryError:
-    """Build the error for an unexpected status; consumes and releases ``response``."""
+    """Build the error for an unexpected status; consumes and releases ``response``.
+
+    ``transient_codes`` adds codes that mean "try again" for this request only.
+    """
     status = response.status
     code, text = parse_error_body(read_error_body(response))
     subject = what or f"{method} {redact_url(url)}"
@@ -90,7 +103,7 @@ def error_from_response(
         message += "; the registry sent no WWW-Authenticate challenge"
     if status == 404:
         return NotFoundError(message, code=code)
-    transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
+    transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES or code in transient_codes
     return RegistryError(message, status=status, code=code, transient=transient)
 
 
