@@ -176,7 +176,7 @@ def test_corrupt_layer_fails_permanently_with_a_clear_message(
 def test_concurrent_deliveries_of_one_push_agree(
     repo: Callable[[str], RemoteRepository], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two deliveries at once; a delivery reported for retry is redelivered, as SQS would."""
+    """Two deliveries at once both succeed and agree (no retry needed)."""
     app = repo("app")
     raw = push_image(app, "v1", LAYERS)
     event = ecr_push_event(app.path, "v1", raw.digest)
@@ -191,8 +191,7 @@ def test_concurrent_deliveries_of_one_push_agree(
         thread.start()
     for thread in threads:
         thread.join()
-    redelivered = [send(event) for answer in answers if answer]
-    assert redelivered == [[]] * len(redelivered)
+    assert answers == [[], []]  # no batch item failures: neither delivery needs a retry
     assert len(details) == 2
     assert {d["status"] for d in details} <= {"built", "up-to-date"}
     assert details[0]["output-digest"] == details[1]["output-digest"]
