@@ -15,7 +15,7 @@ from soci_index_builder.digest import sha256_digest
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.model import Manifest, descriptor_for
 from soci_index_builder.store.base import Repository
-from soci_index_builder.store.remote.client import RemoteRepository
+from soci_index_builder.store.remote.repository import RemoteRepository
 from tests.fixtures.images import LayerSpec, compress, make_tar, push_image, random_files
 from tests.fixtures.registry import FakeResponse, FakeServer, LocalRegistry
 from tests.functions.conftest import SetParameters

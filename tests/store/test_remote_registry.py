@@ -17,7 +17,7 @@ from soci_index_builder.store.base import ReferrersLister, Repository
 from soci_index_builder.streams import copy_stream
 
 if TYPE_CHECKING:
-    from soci_index_builder.store.remote.client import RemoteRepository
+    from soci_index_builder.store.remote.repository import RemoteRepository
     from tests.fixtures.registry import LocalRegistry
 
 pytestmark = pytest.mark.registry
