@@ -24,6 +24,10 @@ Cut = tuple[int, int]
 _STOP = -1
 
 
+class _Closed(RuntimeError):
+    """What ``next`` raises once the feed was closed under a waiting inflater."""
+
+
 def buffer_address(buffer: bytearray) -> int:
     """Address of a bytearray's storage, for zlib (valid while its size stays fixed)."""
     return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
@@ -130,6 +134,7 @@ class ChunkFeed:
         self._stopped.set()
         self._free.put(_STOP)
         self._hashq.put(None)
+        self._filled.put(_Closed("gzip input closed"))  # wakes an inflater waiting in next()
 
     def _fill(self, view: memoryview) -> int:
         """Fill ``view`` from the source (fewer bytes only at end of blob)."""

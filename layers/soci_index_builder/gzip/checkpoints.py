@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
 from ..ztoc.model import WINDOW_SIZE, Checkpoint
+from ._ahead import InflateAhead
 from ._feed import ChunkFeed, Cut, buffer_address
 from ._zlib import (
     DT_BITS_MASK,
@@ -43,6 +44,10 @@ _BOUNDARY_MASK = DT_BOUNDARY | DT_LAST_BLOCK
 #: headers 512 bytes at a time does not turn into one inflate call per header.
 _SMALL_READ = 1 << 16
 _INPUT_CHUNK = 1 << 19
+#: Output ring of the threaded mode: enough to ride out the consumer's slow stretches (a run
+#: of small tar entries), small enough for the Lambda memory budget.
+_AHEAD_BUFFERS = 4
+_AHEAD_SIZE = 1 << 20
 #: zlib's messages for a bad gzip header (inflate.c), to tell garbage from corrupt data.
 _HEADER_ERRORS = frozenset(
     {"incorrect header check", "unknown compression method", "unknown header flags set"}
@@ -54,9 +59,10 @@ class GzipCheckpointer:
 
     After end of stream: ``checkpoints``, ``span_digests``, ``compressed_size`` and
     ``uncompressed_size`` describe the blob. Bad input raises GzipFormatError with the
-    compressed offset. ``threaded`` moves input reading and span hashing to helper threads:
-    from construction on, ``source`` is read ahead (at most 4 input chunks) from another
-    thread, so nothing else may read it, and its exceptions surface from ``readinto`` here.
+    compressed offset. ``threaded`` moves input reading, span hashing and inflation itself to
+    helper threads (inflating up to ``_AHEAD_BUFFERS`` MiB ahead of the caller): from
+    construction on, ``source`` is read ahead (at most 4 input chunks) from another thread, so
+    nothing else may read it, and its exceptions surface from ``readinto`` here, in order.
     """
 
     def __init__(
@@ -69,43 +75,36 @@ class GzipCheckpointer:
     ) -> None:
         if span_size < 0:
             raise ValueError(f"span size must not be negative, got {span_size}")
-        self._span = span_size
-        self._strm = open_stream(WBITS_GZIP)
-        self._ref = ctypes.byref(self._strm)
-        self._feed = ChunkFeed(source, chunk_size, threaded=threaded)
-        self._finalizer = weakref.finalize(self, _release, self._strm, self._feed)
-        # Output history: the window is _hist[_hend - 32 KiB : _hend], zero-filled at start.
-        self._hist = bytearray(2 * WINDOW_SIZE)
-        self._hist_addr = buffer_address(self._hist)
-        self._hend = WINDOW_SIZE
+        self._core = _Inflater(ChunkFeed(source, chunk_size, threaded=threaded), span_size)
+        self._ahead: InflateAhead | None = None
+        if threaded:
+            self._ahead = InflateAhead(
+                self._core.fill, self._core.free, buffers=_AHEAD_BUFFERS, buffer_size=_AHEAD_SIZE
+            )
+        self._finalizer = weakref.finalize(self, _stop, self._ahead, self._core)
         self._small = bytearray(_SMALL_READ)
         self._small_view = memoryview(self._small)
-        self._small_addr = buffer_address(self._small)
         self._small_pos = self._small_end = 0
-        self._state = _INFLATING
-        self._totin = self._totout = self._last = self._chunk_start = 0
-        self._cuts: list[Cut] = []
-        self._members = 0
         self._error: BaseException | None = None
-        self._digests: list[str] | None = None
-        self.checkpoints: list[Checkpoint] = []
+        self._at_end = False
+        self.checkpoints = self._core.checkpoints
 
     @property
     def span_digests(self) -> list[str]:
         """``sha256:<hex>`` of each span's compressed bytes (4.4); complete only after EOF."""
-        if self._digests is None:
+        if not self._at_end or self._core.digests is None:  # the inflater may be done before
             raise RuntimeError("span digests are known only after the stream was read to its end")
-        return self._digests
+        return self._core.digests
 
     @property
     def compressed_size(self) -> int:
         """Compressed bytes consumed so far: the blob size after EOF."""
-        return self._totin
+        return self._core.totin
 
     @property
     def uncompressed_size(self) -> int:
-        """Decompressed bytes produced so far: all members' output after EOF."""
-        return self._totout
+        """Decompressed bytes produced so far (maybe ahead of the reads): after EOF, all."""
+        return self._core.totout
 
     def close(self) -> None:
         """Free zlib state and stop the helper threads (also done when garbage-collected)."""
@@ -127,11 +126,10 @@ class GzipCheckpointer:
             raise self._error
         try:
             if size >= _SMALL_READ:
-                target = (ctypes.c_char * size).from_buffer(view)
-                return self._fill(ctypes.addressof(target), size)
+                return self._read(view)
             if self._small_pos == self._small_end:
                 self._small_pos = 0
-                self._small_end = self._fill(self._small_addr, _SMALL_READ)
+                self._small_end = self._read(self._small_view)
             n = min(size, self._small_end - self._small_pos)
             view[:n] = self._small_view[self._small_pos : self._small_pos + n]
             self._small_pos += n
@@ -140,6 +138,60 @@ class GzipCheckpointer:
             self._error = exc
             self.close()
             raise
+
+    def _read(self, view: memoryview) -> int:
+        """All of ``view`` (fewer bytes only at end of stream) or the error that came first."""
+        if self._ahead is not None:
+            n = self._ahead.readinto(view)
+        else:
+            target = (ctypes.c_char * len(view)).from_buffer(view)
+            n, error = self._core.fill(ctypes.addressof(target), len(view))
+            if error is not None:
+                raise error
+        self._at_end = n < len(view)
+        return n
+
+
+class _Inflater:
+    """The inflate loop itself; owns zlib's state. Never refers to its GzipCheckpointer, so
+    an abandoned one is collected (and stops the threads) while this runs ahead in a thread.
+    """
+
+    def __init__(self, feed: ChunkFeed, span_size: int) -> None:
+        self._span = span_size
+        self._strm = open_stream(WBITS_GZIP)
+        self._ref = ctypes.byref(self._strm)
+        self._freed = False
+        self.feed = feed
+        # Output history: the window is _hist[_hend - 32 KiB : _hend], zero-filled at start.
+        self._hist = bytearray(2 * WINDOW_SIZE)
+        self._hist_addr = buffer_address(self._hist)
+        self._hend = WINDOW_SIZE
+        self._state = _INFLATING
+        self.totin = self.totout = self._last = self._chunk_start = 0
+        self._cuts: list[Cut] = []
+        self._members = 0
+        self.digests: list[str] | None = None
+        self.checkpoints: list[Checkpoint] = []
+
+    def free(self) -> None:
+        """Free zlib state and stop the input threads (idempotent; never during ``fill``)."""
+        if not self._freed:
+            self._freed = True
+            libz.inflateEnd(self._ref)
+        self.feed.close()
+
+    def fill(self, addr: int, size: int) -> tuple[int, BaseException | None]:
+        """Inflate into ``[addr, addr + size)``: bytes made, and the error that cut it short.
+
+        The bytes made before an error are good (zlib writes out what precedes a bad code),
+        so a reader running ahead may still hand them out before raising.
+        """
+        start = self.totout
+        try:
+            return self._fill(addr, size), None
+        except BaseException as exc:
+            return self.totout - start, exc
 
     def _fill(self, addr: int, size: int) -> int:
         """Inflate into ``[addr, addr + size)``; fewer bytes only at end of stream."""
@@ -150,8 +202,8 @@ class GzipCheckpointer:
                 continue
             if not self._strm.avail_in:
                 self._load(at_member_end=False)
-            gap = self._last + self._span - self._totout
-            if self._totout and gap > 0:
+            gap = self._last + self._span - self.totout
+            if self.totout and gap > 0:
                 got += self._inflate(addr + got, min(size - got, gap), Z_NO_FLUSH)
             else:
                 got += self._inflate(addr + got, size - got, Z_BLOCK)
@@ -166,8 +218,8 @@ class GzipCheckpointer:
         rc = libz.inflate(self._ref, flush)
         made: int = size - s.avail_out
         used: int = avail_in - s.avail_in
-        self._totin += used
-        self._totout += made
+        self.totin += used
+        self.totout += made
         if made:
             self._remember(addr, made)
         if rc == Z_STREAM_END:
@@ -185,17 +237,17 @@ class GzipCheckpointer:
             what = f"data after gzip member {self._members} is not a gzip member"
         else:
             what = "not a gzip stream"
-        raise GzipFormatError(f"{what}: {msg}", offset=self._totin)
+        raise GzipFormatError(f"{what}: {msg}", offset=self.totin)
 
     def _maybe_checkpoint(self) -> None:
         """Apply soci's rule after an ``inflate(Z_BLOCK)`` return (4.2)."""
         dt = self._strm.data_type
-        out = self._totout
+        out = self.totout
         if (dt & _BOUNDARY_MASK) != DT_BOUNDARY or (out and out - self._last <= self._span):
             return
         bits = dt & DT_BITS_MASK
-        self.checkpoints.append(Checkpoint(self._totin, out, bits, self._window()))
-        self._cuts.append((self._totin - self._chunk_start, 1 if bits else 0))
+        self.checkpoints.append(Checkpoint(self.totin, out, bits, self._window()))
+        self._cuts.append((self.totin - self._chunk_start, 1 if bits else 0))
         self._last = out
 
     def _remember(self, addr: int, made: int) -> None:
@@ -224,26 +276,30 @@ class GzipCheckpointer:
 
     def _load(self, *, at_member_end: bool) -> bool:
         """Hand the consumed chunk to the hasher and point zlib at the next one."""
-        self._feed.release(self._cuts)
+        self.feed.release(self._cuts)
         self._cuts = []
-        addr, n = self._feed.next()
+        addr, n = self.feed.next()
         if not n:
             if at_member_end:
                 return False
-            if self._totin == 0:
+            if self.totin == 0:
                 raise GzipFormatError("empty layer: not a gzip stream", offset=0)
-            raise GzipFormatError("truncated gzip stream", offset=self._totin)
-        self._chunk_start = self._totin
+            raise GzipFormatError("truncated gzip stream", offset=self.totin)
+        self._chunk_start = self.totin
         self._strm.next_in = addr
         self._strm.avail_in = n
         return True
 
     def _finish(self) -> None:
         self._state = _DONE
-        self._digests = self._feed.finish()
-        self._finalizer()
+        self.digests = self.feed.finish()
+        self.free()
 
 
-def _release(strm: ctypes.Structure, feed: ChunkFeed) -> None:
-    libz.inflateEnd(ctypes.byref(strm))
-    feed.close()
+def _stop(ahead: InflateAhead | None, core: _Inflater) -> None:
+    """Free zlib state, or, while a producer may be inflating, stop it: it frees on exit."""
+    if ahead is None:
+        core.free()
+        return
+    ahead.close()
+    core.feed.close()  # unblocks a producer waiting for input

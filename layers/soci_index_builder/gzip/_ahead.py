@@ -1,0 +1,126 @@
+"""Inflate ahead of the consumer: a producer thread fills a small ring of output buffers.
+
+The zTOC build is inflate (C, GIL released) followed by tar parsing (pure Python) on the
+same bytes. Run serially they add up; here a producer thread inflates into the next free
+buffer of the ring while the consumer's ``readinto`` copies out of a filled one, so on two
+cores the build costs about as much as the inflate alone. Memory is bounded by the ring:
+``buffers x buffer_size`` bytes. The producer never references the object that owns the ring,
+so an abandoned reader is still garbage-collected and its finalizer stops the thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from ._feed import buffer_address
+
+#: ``fill(addr, size)`` writes up to ``size`` bytes at ``addr``: fewer only at end of stream or
+#: when an error stopped it, returned alongside (the bytes before the error are still good).
+Fill = Callable[[int, int], tuple[int, BaseException | None]]
+_STOP = -1
+#: A filled buffer ``(index, length)``, the producer's error, or None for end of stream.
+_Item = tuple[int, int] | BaseException | None
+
+
+class InflateAhead:
+    """A Readable over ``fill``, run ``buffers`` buffers ahead in a thread named ``name``.
+
+    ``readinto`` fills the whole request or raises: an error surfaces from the first read that
+    needs bytes at or past the point where ``fill`` failed, exactly as if ``fill`` had been
+    called inline with the caller's buffer. ``on_exit`` runs on the producer thread when it
+    stops (end of stream, error or ``close``), to free what ``fill`` used.
+    """
+
+    def __init__(
+        self,
+        fill: Fill,
+        on_exit: Callable[[], None],
+        *,
+        buffers: int = 4,
+        buffer_size: int = 1 << 20,
+        name: str = "gzip-inflater",
+    ) -> None:
+        self._bufs = [bytearray(buffer_size) for _ in range(buffers)]
+        # The views pin each bytearray: it cannot be resized (moved) while the ring lives.
+        self._views = [memoryview(b) for b in self._bufs]
+        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._filled: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        for i in range(buffers):
+            self._free.put(i)
+        self._current = -1
+        self._pos = self._end = 0
+        self._eof = False
+        args = (fill, on_exit, self._bufs, self._free, self._filled, self._stopped)
+        self._thread = threading.Thread(target=_produce, args=args, name=name, daemon=True)
+        self._thread.start()
+
+    def readinto(self, view: memoryview, /) -> int:
+        """Copy decompressed bytes into ``view``: all of it, or fewer only at end of stream."""
+        size = len(view)
+        got = 0
+        while got < size:
+            if self._pos == self._end and not self._advance():
+                break
+            n = min(size - got, self._end - self._pos)
+            view[got : got + n] = self._views[self._current][self._pos : self._pos + n]
+            self._pos += n
+            got += n
+        return got
+
+    def close(self) -> None:
+        """Ask the producer to stop (idempotent, does not wait; it may be inside ``fill``)."""
+        self._stopped.set()
+        self._free.put(_STOP)
+
+    def _advance(self) -> bool:
+        """Hand the drained buffer back and take the next filled one; False at end of stream."""
+        if self._eof:
+            return False
+        if self._current >= 0:
+            self._free.put(self._current)
+            self._current = -1
+        item = self._filled.get()
+        if item is None:
+            self._eof = True
+            return False
+        if isinstance(item, BaseException):
+            self._filled.put(item)  # a failed stream stays failed
+            raise item
+        self._current, self._end = item
+        self._pos = 0
+        return True
+
+
+def _produce(
+    fill: Fill,
+    on_exit: Callable[[], None],
+    bufs: list[bytearray],
+    free: queue.SimpleQueue[int],
+    filled: queue.SimpleQueue[_Item],
+    stopped: threading.Event,
+) -> None:
+    """Producer loop: fill free buffers in order until end of stream, an error or ``close``.
+
+    It holds ``bufs`` itself: an abandoned InflateAhead may be freed while ``fill`` writes.
+    """
+    addrs = [buffer_address(b) for b in bufs]
+    size = len(bufs[0])
+    try:
+        while (index := free.get()) != _STOP and not stopped.is_set():
+            try:
+                n, error = fill(addrs[index], size)
+            except BaseException as exc:  # a bug in fill: still never leave the reader waiting
+                n, error = 0, exc
+            if n:
+                filled.put((index, n))
+            if error is not None:
+                filled.put(error)
+                return
+            if n < size:
+                filled.put(None)
+                return
+    finally:
+        on_exit()
