@@ -20,11 +20,12 @@ from soci_index_builder.tar.header import (
     parse_octal,
 )
 from soci_index_builder.tar.pax import (
-    merge_pax,
     parse_decimal,
     parse_pax_time,
     parse_records,
+    pax_overrides,
 )
+from soci_index_builder.ztoc.model import FileMetadata
 
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 
@@ -170,9 +171,9 @@ def test_bad_numeric_field_fails_the_header() -> None:
 
 
 def test_fold_typeflag() -> None:
-    assert fold_typeflag(0, b"dir/") == ord("5")
-    assert fold_typeflag(0, b"file") == ord("0")
-    assert fold_typeflag(ord("7"), b"x/") == ord("7")
+    assert fold_typeflag(0, "dir/") == ord("5")
+    assert fold_typeflag(0, "file") == ord("0")
+    assert fold_typeflag(ord("7"), "x/") == ord("7")
 
 
 # -- PAX records -----------------------------------------------------------------------------------
@@ -270,29 +271,28 @@ def test_parse_decimal_range() -> None:
         parse_decimal(b"9223372036854775808")
 
 
-def test_merge_pax_applies_only_non_empty_values() -> None:
-    header = parse_header(block())
+def test_pax_overrides_apply_only_non_empty_values() -> None:
     records = {b"path": b"", b"uid": b"3000000", b"mtime": b"5.5", b"comment": b"", b"size": b"7"}
-    merged = merge_pax(header, records)
-    assert (merged.name, merged.uid, merged.gid, merged.mtime, merged.mtime_nsec, merged.size) == (
-        b"file",
-        3000000,
-        1000,
-        5,
-        500_000_000,
-        7,
-    )
+    assert pax_overrides(records) == {
+        FileMetadata._fields.index("uid"): 3000000,
+        FileMetadata._fields.index("mod_time"): "1970-01-01T00:00:05.5Z",
+        FileMetadata._fields.index("uncompressed_size"): 7,
+    }
+
+
+def test_pax_overrides_cast_ids_to_uint32() -> None:
+    assert pax_overrides({b"gid": b"-1"}) == {FileMetadata._fields.index("gid"): 0xFFFFFFFF}
 
 
 @pytest.mark.parametrize("key", [b"atime", b"ctime", b"mtime", b"uid", b"size"])
-def test_merge_pax_rejects_bad_numbers_even_unused(key: bytes) -> None:
+def test_pax_overrides_reject_bad_numbers_even_unused(key: bytes) -> None:
     with pytest.raises(HeaderError):
-        merge_pax(parse_header(block()), {key: b"12x"})
+        pax_overrides({key: b"12x"})
 
 
-def test_merge_pax_refuses_gnu_sparse() -> None:
+def test_pax_overrides_refuse_gnu_sparse() -> None:
     with pytest.raises(UnsupportedError):
-        merge_pax(parse_header(block()), {b"GNU.sparse.major": b"1", b"GNU.sparse.minor": b"0"})
+        pax_overrides({b"GNU.sparse.major": b"1", b"GNU.sparse.minor": b"0"})
 
 
 # -- mod_time --------------------------------------------------------------------------------------

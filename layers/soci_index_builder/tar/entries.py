@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import repeat
-
 from ..ztoc.model import FileMetadata
-from .header import Header
 
 TYPE_REG = ord("0")
 TYPE_REGA = 0  # old V7 regular file; Go folds it into '0' or '5'
@@ -34,17 +31,25 @@ _MIN_SECONDS = -62167219200  # 0000-01-01T00:00:00Z
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 _CACHE_LIMIT = 1 << 16
 _whole_seconds: dict[int, str] = {}
-_SURROGATE = "surrogateescape"
-# Endless argument streams for map(bytes.decode, values, _UTF8, _SURROGATES): no Python frame.
-_UTF8 = repeat("utf-8")
-_SURROGATES = repeat(_SURROGATE)
+#: Raw header mtime field -> ``mod_time`` of its value (filled by the scanner's general path).
+mtime_texts: dict[bytes, str] = {}
+
+# FileMetadata field positions, for entries built as lists and patched (PAX, GNU long names).
+NAME, TYPE, SIZE, LINKNAME = (
+    FileMetadata._fields.index(f) for f in ("name", "type", "uncompressed_size", "linkname")
+)
+UID, GID, UNAME, GNAME = (FileMetadata._fields.index(f) for f in ("uid", "gid", "uname", "gname"))
+MOD_TIME, PAX_RECORDS = (
+    FileMetadata._fields.index("mod_time"),
+    FileMetadata._fields.index("pax_records"),
+)
 
 
-def fold_typeflag(typeflag: int, name: bytes) -> int:
+def fold_typeflag(typeflag: int, name: str) -> int:
     """Go: typeflag ``'\\0'`` becomes ``'5'`` when the (final) name ends in ``/``, else ``'0'``."""
     if typeflag != TYPE_REGA:
         return typeflag
-    return TYPE_DIR if name.endswith(b"/") else TYPE_REG
+    return TYPE_DIR if name.endswith("/") else TYPE_REG
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:
@@ -87,41 +92,3 @@ def mod_time(seconds: int, nanos: int = 0) -> str:
         return text
     text = _whole_seconds.get(seconds) or mod_time(seconds)
     return f"{text[:-1]}.{nanos:09d}".rstrip("0") + "Z" if text else ""
-
-
-def to_entry(
-    header: Header, type_name: str, offset: int, records: dict[bytes, bytes] | None
-) -> FileMetadata:
-    """The TOC entry for a merged header whose data starts at ``offset``.
-
-    Names and values are Go strings (raw bytes): decoded as UTF-8 with surrogate escapes, so
-    ``.encode("utf-8", "surrogateescape")`` gives the exact bytes back. ``uid``/``gid`` are cast
-    to uint32 as soci does when serializing (§2.1).
-    """
-    pax: tuple[tuple[str, str], ...] = ()
-    if records:
-        # Keys never hold NUL (parse_records refuses it): decode them in one go.
-        keys = b"\0".join(records).decode("utf-8", _SURROGATE).split("\0")
-        pax = tuple(
-            zip(keys, map(bytes.decode, records.values(), _UTF8, _SURROGATES), strict=False)
-        )
-    # tuple.__new__ skips NamedTuple's Python-level __new__ (a measurable share per entry).
-    return tuple.__new__(
-        FileMetadata,
-        (
-            header.name.decode("utf-8", _SURROGATE),
-            type_name,
-            offset,
-            header.size,
-            header.linkname.decode("utf-8", _SURROGATE),
-            header.mode,
-            header.uid & 0xFFFFFFFF,
-            header.gid & 0xFFFFFFFF,
-            header.uname,
-            header.gname,
-            mod_time(header.mtime, header.mtime_nsec),
-            header.devmajor,
-            header.devminor,
-            pax,
-        ),
-    )

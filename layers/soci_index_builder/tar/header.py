@@ -54,20 +54,34 @@ MAGIC_GNU = b"ustar "
 VERSION_GNU = b" \x00"
 TRAILER_STAR = b"tar\x00"
 
-# One unpack of the whole block. Neighbouring fields that repeat together across a layer are
-# taken as one slice (mode+uid+gid; uname+gname+devmajor+devminor) and decoded through a cache.
-_BLOCK = struct.Struct("100s24s12s12s8sB100s6s2s80s155s12s")
-assert _BLOCK.size == BLOCK_SIZE
-assert (MODE[0], UNAME[0], DEVMAJOR[0], PREFIX[1]) == (100, 265, 329, 500)
+# One unpack of the whole block: the fields that change from entry to entry, and the rest. Each
+# piece that repeats across a layer is decoded once, through a cache keyed by its raw bytes:
+# mode+uid+gid, and everything from the typeflag on (linkname, owner, devices, prefix).
+HEAD = struct.Struct("100s24s12s12s8s356s")
+assert HEAD.size == BLOCK_SIZE
+TAIL = TYPEFLAG  # where the cached rest starts
+# Offsets in the rest (block offset - TAIL).
+_LINKNAME = slice(LINKNAME[0] - TAIL, LINKNAME[1] - TAIL)
+_MAGIC = slice(MAGIC[0] - TAIL, MAGIC[1] - TAIL)
+_VERSION = slice(VERSION[0] - TAIL, VERSION[1] - TAIL)
+_UNAME = slice(UNAME[0] - TAIL, UNAME[1] - TAIL)
+_GNAME = slice(GNAME[0] - TAIL, GNAME[1] - TAIL)
+_DEVMAJOR = slice(DEVMAJOR[0] - TAIL, DEVMAJOR[1] - TAIL)
+_DEVMINOR = slice(DEVMINOR[0] - TAIL, DEVMINOR[1] - TAIL)
+_PREFIX = slice(PREFIX[0] - TAIL, PREFIX[1] - TAIL)
+_TRAILER = slice(STAR_TRAILER[0] - TAIL, STAR_TRAILER[1] - TAIL)
 
 _OCTAL_DIGITS = b"01234567"
 _ASCII = bytes(range(128))
 _CACHE_LIMIT = 1 << 16
-_numbers: dict[bytes, int] = {}
-_octals: dict[bytes, int] = {}
-_ids: dict[bytes, tuple[int, int, int]] = {}
-_owners: dict[bytes, tuple[str, str, int, int]] = {}
-_V7_OWNER = ("", "", 0, 0)
+#: Raw numeric field -> Go ``parseNumeric`` value.
+numbers: dict[bytes, int] = {}
+#: Raw checksum field -> the sum of the two ``adler32`` halves a block must have to match it.
+checksums: dict[bytes, int] = {}
+#: Raw mode+uid+gid -> (mode, uid, gid), uid and gid cast to uint32 as soci stores them.
+ids: dict[bytes, tuple[int, int, int]] = {}
+#: Raw rest of the block (from the typeflag) -> :class:`Tail`.
+tails: dict[bytes, Tail] = {}
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -77,6 +91,18 @@ class HeaderError(ValueError):
 
 class UnsupportedError(HeaderError):
     """Something Go reads but soci refuses (sparse records); the scanner adds the offset."""
+
+
+class Tail(NamedTuple):
+    """The decoded rest of a header block (from the typeflag on)."""
+
+    typeflag: int
+    linkname: str  # decoded already, as the owner names
+    uname: str
+    gname: str
+    devmajor: int
+    devminor: int
+    prefix: bytes  # the name prefix, b"" if none
 
 
 class Header(NamedTuple):
@@ -135,24 +161,28 @@ def parse_base256(field: bytes) -> int:
 
 def parse_numeric(field: bytes) -> int:
     """Go ``parseNumeric`` (memoized by raw field bytes)."""
-    value = _numbers.get(field)
+    value = numbers.get(field)
     if value is None:
         value = parse_base256(field) if field and field[0] & 0x80 else parse_octal(field)
-        if len(_numbers) >= _CACHE_LIMIT:
-            _numbers.clear()
-        _numbers[field] = value
+        remember(numbers, field, value)
     return value
 
 
 def checksum_matches(block: memoryview, stored: bytes) -> bool:
     """Go ``getFormat`` checksum test: unsigned or signed byte sum, the field read as spaces."""
-    value = _octals.get(stored)
-    if value is None:
-        try:
-            value = cached_parse(_octals, stored, parse_octal)
-        except HeaderError:
-            return False
-    return value in _sums(block, stored)
+    try:
+        value = parse_octal(stored)
+    except HeaderError:
+        return False
+    unsigned, signed = _sums(block, stored)
+    if value == unsigned:  # cache what the two adler32 halves sum to for this field
+        remember(checksums, stored, value + sum(stored) - 254)
+    return value in (unsigned, signed)
+
+
+def adler_halves(block: memoryview) -> int:
+    """1 + sum of the first 256 bytes, plus 1 + sum of the last 256 (each sum < 65521)."""
+    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF)
 
 
 def _sums(block: memoryview, stored: bytes) -> tuple[int, int]:
@@ -166,59 +196,62 @@ def _sums(block: memoryview, stored: bytes) -> tuple[int, int]:
 
 
 def parse_header(block: memoryview) -> Header:
-    """Decode one non-zero 512-byte header block; raise HeaderError where Go returns ErrHeader."""
-    (name, ids, size, mtime, chksum, typeflag, linkname, magic, version, ustar,
-     prefix, tail) = _BLOCK.unpack(block)  # fmt: skip
-    # Checksum (inlined _sums fast path): exact unsigned sum from two adler32 halves.
-    unsigned = (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) + 254 - sum(chksum)
-    if unsigned != _octals.get(chksum) and not checksum_matches(block, chksum):
+    """Decode one non-zero 512-byte header block; raise HeaderError where Go returns ErrHeader.
+
+    Fills the caches (:data:`numbers`, :data:`checksums`, :data:`ids`, :data:`tails`) the
+    scanner reads directly for headers like ones already seen.
+    """
+    name, raw_ids, size, mtime, chksum, rest = HEAD.unpack(block)
+    if adler_halves(block) != checksums.get(chksum) and not checksum_matches(block, chksum):
         raise HeaderError("invalid tar header checksum")
-    end = name.find(0)
-    if end >= 0:
-        name = name[:end]
-    mode, uid, gid = _ids.get(ids) or cached_parse(_ids, ids, _parse_ids)
-    if magic != MAGIC_USTAR and (magic != MAGIC_GNU or version != VERSION_GNU):
-        owner = _V7_OWNER  # V7: the USTAR fields are not read at all
-    else:
-        owner = _owners.get(ustar) or cached_parse(_owners, ustar, _parse_owner)
-        if prefix[0] or prefix[12] or tail[8:] == TRAILER_STAR:  # else: no prefix to read
-            prefix = _prefix(magic, prefix, tail[8:])
-            if prefix:
-                name = prefix + b"/" + name
-    seconds = _numbers.get(mtime)
-    if seconds is None:
-        seconds = parse_numeric(mtime)
-    length = _numbers.get(size)
-    if length is None:
-        length = parse_numeric(size)
-    end = linkname.find(0)
-    if end >= 0:
-        linkname = linkname[:end]
-    fields = (typeflag, name, linkname, length, mode, uid, gid, seconds)
-    return tuple.__new__(Header, (*fields, *owner, 0))  # skips NamedTuple's Python __new__
+    mode, uid, gid = ids.get(raw_ids) or cached_parse(ids, raw_ids, _parse_ids)
+    tail = tails.get(rest) or cached_parse(tails, rest, parse_tail)
+    seconds = parse_numeric(mtime)
+    length = parse_numeric(size)
+    name = parse_string(name)
+    if tail.prefix:
+        name = tail.prefix + b"/" + name
+    typeflag, _, uname, gname, devmajor, devminor, _ = tail
+    linkname = parse_string(rest[_LINKNAME])
+    fields = (typeflag, name, linkname, length, mode, uid, gid, seconds, uname, gname)
+    return Header(*fields, devmajor, devminor)
 
 
 _T = TypeVar("_T")
 
 
-def cached_parse(cache: dict[bytes, _T], key: bytes, parse: Callable[[bytes], _T]) -> _T:
-    """``parse(key)``, stored in ``cache`` (cleared when it reaches its size limit)."""
-    value = parse(key)
+def remember(cache: dict[bytes, _T], key: bytes, value: _T) -> None:
+    """``cache[key] = value``; the cache is cleared when it reaches its size limit."""
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+def cached_parse(cache: dict[bytes, _T], key: bytes, parse: Callable[[bytes], _T]) -> _T:
+    """``parse(key)``, stored in ``cache``."""
+    value = parse(key)
+    remember(cache, key, value)
     return value
 
 
 def _parse_ids(fields: bytes) -> tuple[int, int, int]:
-    """Mode, uid and gid (three 8-byte numeric fields)."""
-    return parse_numeric(fields[:8]), parse_numeric(fields[8:16]), parse_numeric(fields[16:])
+    """Mode, uid and gid (three 8-byte numeric fields); uid and gid as uint32."""
+    uid, gid = parse_numeric(fields[8:16]), parse_numeric(fields[16:])
+    return parse_numeric(fields[:8]), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF
 
 
-def _parse_owner(fields: bytes) -> tuple[str, str, int, int]:
-    """Uname, gname (two 32-byte strings, decoded), devmajor and devminor (two 8-byte numbers)."""
-    uname, gname = decode(parse_string(fields[:32])), decode(parse_string(fields[32:64]))
-    return uname, gname, parse_numeric(fields[64:72]), parse_numeric(fields[72:])
+def parse_tail(rest: bytes) -> Tail:
+    """Typeflag, linkname, owner, devices and name prefix (V7: no owner, devices or prefix)."""
+    typeflag, linkname, magic = rest[0], decode(parse_string(rest[_LINKNAME])), rest[_MAGIC]
+    if magic != MAGIC_USTAR and (magic != MAGIC_GNU or rest[_VERSION] != VERSION_GNU):
+        return Tail(typeflag, linkname, "", "", 0, 0, b"")  # V7: USTAR fields not read
+    uname, gname = decode(parse_string(rest[_UNAME])), decode(parse_string(rest[_GNAME]))
+    devmajor, devminor = parse_numeric(rest[_DEVMAJOR]), parse_numeric(rest[_DEVMINOR])
+    area, trailer = rest[_PREFIX], rest[_TRAILER]
+    prefix = b""
+    if area[0] or area[12] or trailer == TRAILER_STAR:  # else: no prefix to read
+        prefix = _prefix(magic, area, trailer)
+    return Tail(typeflag, linkname, uname, gname, devmajor, devminor, prefix)
 
 
 def decode(raw: bytes) -> str:

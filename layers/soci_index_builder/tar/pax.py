@@ -9,10 +9,11 @@ pairs are folded into ``GNU.sparse.map``, and ``mergePAX`` applies only non-empt
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from .header import Header, HeaderError, UnsupportedError, decode, parse_string
+from . import entries as E
+from .entries import mod_time
+from .header import HeaderError, UnsupportedError, decode, parse_string
 
 #: Go ``maxSpecialFileSize``: larger ``x``/``g``/``L``/``K`` payloads fail with ErrFieldTooLong.
 MAX_SPECIAL_FILE_SIZE = 1 << 20
@@ -118,52 +119,43 @@ def check_pax_time(value: bytes) -> None:
         parse_pax_time(value)  # not the plain form: let Go's rules decide
 
 
-def _raw(value: bytes) -> bytes:
-    return value
-
-
-# Header field positions the records replace (-1: parsed, as Go does, but not kept by soci).
-_NAME, _LINKNAME, _SIZE = Header._fields.index("name"), Header._fields.index("linkname"), 3
-_UID, _GID = Header._fields.index("uid"), Header._fields.index("gid")
-_MTIME, _MTIME_NSEC = Header._fields.index("mtime"), Header._fields.index("mtime_nsec")
-_UNAME, _GNAME = Header._fields.index("uname"), Header._fields.index("gname")
-_NOT_KEPT = -1
-assert Header._fields[_SIZE] == "size"
-
-#: The records Go's ``mergePAX`` interprets: key -> (Header field index, value parser).
-_RULES: dict[bytes, tuple[int, Callable[[bytes], Any]]] = {
-    PATH: (_NAME, _raw),
-    LINKPATH: (_LINKNAME, _raw),
-    UNAME: (_UNAME, decode),
-    GNAME: (_GNAME, decode),
-    UID: (_UID, parse_decimal),
-    GID: (_GID, parse_decimal),
-    SIZE: (_SIZE, parse_decimal),
-    MTIME: (_MTIME, parse_pax_time),
-    ATIME: (_NOT_KEPT, check_pax_time),
-    CTIME: (_NOT_KEPT, check_pax_time),
+#: The records Go's ``mergePAX`` interprets -> the FileMetadata field they set (-1: none,
+#: parsed as Go does but not kept by soci).
+FIELDS = {
+    PATH: E.NAME,
+    LINKPATH: E.LINKNAME,
+    UNAME: E.UNAME,
+    GNAME: E.GNAME,
+    UID: E.UID,
+    GID: E.GID,
+    SIZE: E.SIZE,
+    MTIME: E.MOD_TIME,
+    ATIME: -1,
+    CTIME: -1,
 }
 
 
-def merge_pax(header: Header, records: dict[bytes, bytes]) -> Header:
-    """Go ``mergePAX``: apply the non-empty interpreted records; reject GNU sparse records."""
-    fields: list[Any] | None = None
+def pax_overrides(records: dict[bytes, bytes]) -> dict[int, Any]:
+    """Go ``mergePAX``: the non-empty interpreted records, as FileMetadata index -> value.
+
+    Every interpreted record is parsed (errors raise, even for atime/ctime, which soci does not
+    keep); GNU sparse records are refused. uid/gid are cast to uint32 as soci stores them.
+    """
+    fields: dict[int, Any] = {}
     for key, value in records.items():
-        rule = _RULES.get(key)
-        if rule is None:
+        index = FIELDS.get(key)
+        if index is None:
             if key.startswith(GNU_SPARSE):
                 raise UnsupportedError("unsupported PAX GNU sparse file")
-            continue
-        if not value:
+        elif not value:
             continue  # Go keeps the header's value
-        index, parse = rule
-        parsed = parse(value)  # may raise, even for records soci does not keep
-        if index == _NOT_KEPT:
-            continue
-        if fields is None:
-            fields = list(header)
-        if index == _MTIME:
-            fields[_MTIME], fields[_MTIME_NSEC] = parsed
+        elif index == E.MOD_TIME:
+            fields[index] = mod_time(*parse_pax_time(value))
+        elif index < 0:
+            check_pax_time(value)
+        elif index in (E.NAME, E.LINKNAME, E.UNAME, E.GNAME):
+            fields[index] = decode(value)
         else:
-            fields[index] = parsed
-    return header if fields is None else Header._make(fields)
+            number = parse_decimal(value)
+            fields[index] = number if index == E.SIZE else number & 0xFFFFFFFF
+    return fields

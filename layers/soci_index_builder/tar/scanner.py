@@ -11,11 +11,14 @@ followed by a non-zero one, a partial header and truncated data or payloads are 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
+from zlib import adler32
 
 from ..errors import TarFormatError, UnsupportedTarEntryError
 from ..streams import Readable
 from ..ztoc.model import FileMetadata
+from . import entries as E
+from .buffer import BlockBuffer
 from .entries import (
     HEADER_ONLY_TYPES,
     TYPE_GNU_LONGLINK,
@@ -24,22 +27,37 @@ from .entries import (
     TYPE_XGLOBAL,
     TYPE_XHEADER,
     fold_typeflag,
-    to_entry,
+    mod_time,
+    mtime_texts,
 )
 from .header import (
     BLOCK_SIZE,
-    ZERO_BLOCK,
-    Header,
+    HEAD,
+    TYPEFLAG,
     HeaderError,
+    Tail,
     UnsupportedError,
+    checksums,
+    decode,
+    ids,
+    numbers,
     parse_header,
     parse_string,
+    parse_tail,
+    remember,
+    tails,
 )
-from .pax import MAX_SPECIAL_FILE_SIZE, merge_pax, parse_long_name, parse_records
+from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name, pax_overrides
+from .pax_fast import Pairs, read_pax
 
 DEFAULT_BUFFER_SIZE = 1 << 20
 _META_TYPES = frozenset((TYPE_XHEADER, TYPE_XGLOBAL, TYPE_GNU_LONGNAME, TYPE_GNU_LONGLINK))
 _TYPE_HINTS = {TYPE_XGLOBAL: " (PAX global header)", ord("S"): " (old GNU sparse file)"}
+_HALF = BLOCK_SIZE // 2
+_REG = TYPE_NAMES[ord("0")]  # the only type with a data section (§3.9)
+MAX_PAYLOAD = MAX_SPECIAL_FILE_SIZE
+#: Whole PAX header blocks already decoded -> (name, payload size).
+x_blocks: dict[bytes, tuple[bytes, int]] = {}
 
 
 class Toc(NamedTuple):
@@ -49,7 +67,19 @@ class Toc(NamedTuple):
     archive_size: int
 
 
-class TarScanner:
+class _Pending:
+    """What ``x``/``L``/``K`` meta entries left for the next real entry."""
+
+    __slots__ = ("long_link", "long_name", "overrides", "pax", "raw_records")
+
+    def __init__(self) -> None:
+        self.pax: Pairs | None = None  # the records of the governing 'x' header
+        self.overrides: dict[int, Any] | None = None  # FileMetadata index -> value
+        self.raw_records: dict[bytes, bytes] | None = None  # when overrides is yet unknown
+        self.long_name = self.long_link = b""
+
+
+class TarScanner(BlockBuffer):
     """Go ``archive/tar`` headers of a tar stream, as zTOC entries, in tar order.
 
     Iterate :meth:`entries` to the end; then :attr:`archive_size` is the stream position after
@@ -61,27 +91,8 @@ class TarScanner:
     """
 
     def __init__(self, source: Readable, buffer_size: int = DEFAULT_BUFFER_SIZE) -> None:
-        if buffer_size < BLOCK_SIZE:
-            raise ValueError(f"buffer_size must be at least {BLOCK_SIZE}")
-        self._source = source
-        self._buf = bytearray(buffer_size)
-        self._view = memoryview(self._buf)
-        self._lo = 0  # next unread byte in the buffer
-        self._hi = 0  # end of the valid bytes in the buffer
-        self._base = 0  # stream offset of buffer byte 0
-        self._eof = False
-        self._skip_data = 0  # data bytes of the previous entry not yet consumed
-        self._skip_pad = 0  # padding after them
-        self._last_name: str | None = None
-        self._records: dict[bytes, bytes] | None = None
-        self._long_name = b""
-        self._long_link = b""
+        super().__init__(source, buffer_size)
         self._archive_size: int | None = None
-
-    @property
-    def position(self) -> int:
-        """Bytes of the stream consumed so far, by Go's accounting."""
-        return self._base + self._lo
 
     @property
     def archive_size(self) -> int:
@@ -90,191 +101,180 @@ class TarScanner:
             raise RuntimeError("archive_size is known only after the last entry")
         return self._archive_size
 
-    def leftover(self) -> bytes:
-        """Bytes already read from ``source`` but not consumed (at most ``buffer_size``)."""
-        return bytes(self._view[self._lo : self._hi])
-
-    def entries(self) -> Iterator[FileMetadata]:
+    def entries(self) -> Iterator[FileMetadata]:  # noqa: C901 (one hot loop, see below)
         """Yield one entry per Go ``Next()`` until end of archive."""
-        while (entry := self._next()) is not None:
-            yield entry
-
-    def _next(self) -> FileMetadata | None:
-        """Go ``next()``: fold ``x``/``L``/``K`` meta entries into the next real entry."""
-        self._records = None
-        self._long_name = self._long_link = b""
+        # The hot loop of a layer build, in one frame with the buffer state in locals (synced to
+        # self around the slow paths): a header whose pieces were all seen before is decoded by
+        # cache lookups alone, a PAX payload by read_pax; anything else by the general code.
+        buf, view = self._buf, self._view
+        lo, hi, base = self._lo, self._hi, self._base
+        pending, state = False, _Pending()
+        skip_data = skip_pad = 0
+        last_name = ""
         while True:
-            lo, skip = self._lo, self._skip_data + self._skip_pad
-            if skip and lo + skip <= self._hi:  # the usual case: all in the buffer
-                self._lo = lo = lo + skip
-                self._skip_data = self._skip_pad = 0
-            elif skip and not self._skip_previous():
-                break
-            offset = self._base + self._lo
-            block = self._read_block()
-            if block is None:
-                break
-            try:
-                header = parse_header(block)
-            except HeaderError as exc:
-                raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
-            if header.size < 0 and header.typeflag not in HEADER_ONLY_TYPES:
-                self._refuse(header, header.typeflag, offset)  # Go handleRegularFile, raw header
-            if header.typeflag not in _META_TYPES:
-                return self._entry(header, offset)
-            self._meta(header, offset)
-        self._archive_size = self._base + self._lo
-        return None
-
-    def _meta(self, header: Header, offset: int) -> None:
-        """Read an ``x``/``L``/``K`` payload into the pending state; refuse ``g`` (§3.2)."""
-        if header.typeflag == TYPE_XGLOBAL:
-            reason = "unsupported input tar entry 'g' (PAX global header)"
-            raise _error(UnsupportedError(reason), offset, header.name)
-        try:
-            payload = self._read_payload(header.size)
-            if header.typeflag == TYPE_XHEADER:
-                self._records = parse_records(payload)  # a later 'x' replaces an earlier one
-            elif header.typeflag == TYPE_GNU_LONGNAME:
-                self._long_name = parse_long_name(payload)
+            if skip_data or skip_pad:
+                if lo + skip_data + skip_pad <= hi:  # the usual case: all in the buffer
+                    lo += skip_data + skip_pad
+                else:
+                    self._lo, self._skip_data, self._skip_pad = lo, skip_data, skip_pad
+                    self._last_name = last_name
+                    if not self._skip_previous():
+                        break
+                    lo, hi, base = self._lo, self._hi, self._base
+                skip_data = skip_pad = 0
+            if hi - lo < BLOCK_SIZE or not buf[lo]:  # refill, zero blocks, end of archive
+                self._lo = lo
+                if self._read_block() is None:
+                    break
+                lo, hi, base = self._lo - BLOCK_SIZE, self._hi, self._base
+            offset = base + lo
+            # A PAX header block is often the same every time (only its entry's varies).
+            x_block = (
+                bytes(view[lo : lo + BLOCK_SIZE]) if buf[lo + TYPEFLAG] == TYPE_XHEADER else b""
+            )
+            known = x_blocks.get(x_block) if x_block else None
+            if known is None:
+                name, raw_ids, size, mtime, chksum, rest = HEAD.unpack_from(buf, lo)
+                halves = adler32(view[lo : lo + _HALF]) & 0xFFFF
+                halves += adler32(view[lo + _HALF : lo + BLOCK_SIZE]) & 0xFFFF
+                tail = tails.get(rest)
+                owner = ids.get(raw_ids)
+                length = numbers.get(size)
+                text = mtime_texts.get(mtime)
+                if (
+                    halves != checksums.get(chksum)
+                    or tail is None
+                    or owner is None
+                    or length is None
+                    or text is None
+                ):
+                    tail, owner, length, text = self._learn(view[lo : lo + BLOCK_SIZE], offset)
+                lo += BLOCK_SIZE
+                typeflag, linkname, uname, gname, devmajor, devminor, prefix = tail
+                mode, uid, gid = owner
+                end = name.find(0)
+                if end >= 0:
+                    name = name[:end]
+                if prefix:
+                    name = prefix + b"/" + name
+                if length < 0 and typeflag not in HEADER_ONLY_TYPES:
+                    self._refuse(name, length, typeflag, offset)  # Go handleRegularFile
+                if x_block:
+                    remember(x_blocks, x_block, (name, length))
             else:
-                self._long_link = parse_long_name(payload)
+                (name, length), typeflag = known, TYPE_XHEADER
+                lo += BLOCK_SIZE
+            if typeflag in _META_TYPES:
+                pending = True
+                if typeflag == TYPE_XHEADER and lo + length <= hi and length <= MAX_PAYLOAD:
+                    try:  # the usual PAX case, inline: the payload is in the buffer
+                        pax = read_pax(bytes(view[lo : lo + length]))
+                    except HeaderError as exc:
+                        raise _error(exc, offset, name) from None
+                    state.pax, state.overrides, state.raw_records = pax
+                    lo += length
+                    skip_pad = -length % BLOCK_SIZE
+                else:
+                    self._lo = lo
+                    self._meta(state, typeflag, name, length, offset)
+                    lo, hi, base = self._lo, self._hi, self._base
+                    skip_pad, self._skip_pad = self._skip_pad, 0
+                continue
+            type_name = TYPE_NAMES.get(typeflag)
+            fields = (
+                name.decode("utf-8", "surrogateescape"),
+                type_name,
+                base + lo,
+                length,
+                linkname,
+                mode,
+                uid,
+                gid,
+                uname,
+                gname,
+                text,
+                devmajor,
+                devminor,
+                (),
+            )
+            if not pending and type_name is not None:
+                entry = tuple.__new__(FileMetadata, fields)  # skips NamedTuple's Python __new__
+            else:
+                entry = self._merge(state, fields, typeflag, name, offset)
+                type_name, length = entry.type, entry.uncompressed_size
+                pending, state = False, _Pending()
+            if type_name == _REG:  # the only type with a data section
+                skip_data, skip_pad = length, -length % BLOCK_SIZE
+            last_name = entry.name
+            self._lo = lo
+            yield entry
+        self._archive_size = self._base + self._lo
+
+    def _learn(self, block: memoryview, offset: int) -> tuple[Tail, tuple[int, int, int], int, str]:
+        """Decode a header with a piece not cached yet (or a signed checksum); fill the caches."""
+        try:
+            header = parse_header(block)
         except HeaderError as exc:
-            raise _error(exc, offset, header.name) from None
+            raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
+        _, _, _, mtime, _, rest = HEAD.unpack(block)
+        text = mod_time(header.mtime)
+        remember(mtime_texts, mtime, text)
+        tail = tails.get(rest) or parse_tail(rest)  # parse_header cached it, unless cleared since
+        return tail, (header.mode, header.uid, header.gid), header.size, text
 
-    def _entry(self, header: Header, offset: int) -> FileMetadata:
-        """Merge PAX records and GNU long names, check the type, arm skipping of the data."""
-        records = self._records
-        if records is not None:
+    def _meta(
+        self, pending: _Pending, typeflag: int, name: bytes, size: int, offset: int
+    ) -> _Pending:
+        """Read an ``x``/``L``/``K`` payload into the pending state; refuse ``g`` (§3.2)."""
+        if typeflag == TYPE_XGLOBAL:
+            reason = "unsupported input tar entry 'g' (PAX global header)"
+            raise _error(UnsupportedError(reason), offset, name)
+        try:
+            payload = self._read_payload(size)
+            if typeflag == TYPE_XHEADER:  # a later 'x' replaces an earlier one
+                pending.pax, pending.overrides, pending.raw_records = read_pax(payload)
+            elif typeflag == TYPE_GNU_LONGNAME:
+                pending.long_name = parse_long_name(payload)
+            else:
+                pending.long_link = parse_long_name(payload)
+        except HeaderError as exc:
+            raise _error(exc, offset, name) from None
+        return pending
+
+    def _merge(
+        self, pending: _Pending, fields: tuple[Any, ...], typeflag: int, name: bytes, offset: int
+    ) -> FileMetadata:
+        """Go ``mergePAX`` and GNU long names onto an entry; fold ``'\\0'``, check the type."""
+        entry = list(fields)
+        overrides = pending.overrides
+        if pending.raw_records is not None:
             try:
-                header = merge_pax(header, records)
+                overrides = pax_overrides(pending.raw_records)
             except HeaderError as exc:
-                raise _error(exc, offset, header.name) from None
-        if self._long_name:
-            header = header._replace(name=self._long_name)
-        if self._long_link:
-            header = header._replace(linkname=self._long_link)
-        typeflag = header.typeflag or fold_typeflag(header.typeflag, header.name)
-        size = 0 if typeflag in HEADER_ONLY_TYPES else header.size
-        type_name = TYPE_NAMES.get(typeflag)
-        if size < 0 or type_name is None:
-            self._refuse(header, typeflag, offset)
-        entry = to_entry(header, type_name, self._base + self._lo, records)
-        self._skip_data, self._skip_pad = size, -size % BLOCK_SIZE
-        self._last_name = entry.name
-        return entry
+                raise _error(exc, offset, name) from None
+        if pending.pax is not None:
+            entry[E.PAX_RECORDS] = pending.pax
+        if overrides:
+            for index, value in overrides.items():
+                entry[index] = value
+        if pending.long_name:
+            entry[E.NAME] = decode(pending.long_name)
+        if pending.long_link:
+            entry[E.LINKNAME] = decode(pending.long_link)
+        typeflag = fold_typeflag(typeflag, entry[E.NAME])
+        entry[E.TYPE] = TYPE_NAMES.get(typeflag)
+        size = entry[E.SIZE]
+        if (size < 0 and typeflag not in HEADER_ONLY_TYPES) or entry[E.TYPE] is None:
+            self._refuse(entry[E.NAME].encode("utf-8", "surrogateescape"), size, typeflag, offset)
+        return tuple.__new__(FileMetadata, entry)
 
-    def _refuse(self, header: Header, typeflag: int, offset: int) -> NoReturn:
+    def _refuse(self, name: bytes, size: int, typeflag: int, offset: int) -> NoReturn:
         """Raise for a negative data size (Go ErrHeader) or a typeflag soci refuses (§3.4)."""
-        if header.size < 0:
-            raise _error(HeaderError(f"negative size {header.size}"), offset, header.name)
+        if size < 0:
+            raise _error(HeaderError(f"negative size {size}"), offset, name)
         hint = _TYPE_HINTS.get(typeflag, "")
         reason = f"unsupported input tar entry {chr(typeflag)!r}{hint}"
-        raise _error(UnsupportedError(reason), offset, header.name)
-
-    # -- buffer management ---------------------------------------------------------------------
-
-    def _fill(self, need: int) -> int:
-        """Make ``need`` (<= buffer size) unread bytes available if the stream has them."""
-        lo, hi = self._lo, self._hi
-        if hi - lo >= need or self._eof:
-            return hi - lo
-        if lo:
-            self._buf[: hi - lo] = self._buf[lo:hi]
-            self._base += lo
-            hi -= lo
-            self._lo = 0
-        view, source = self._view, self._source
-        while hi < need:
-            got = source.readinto(view[hi:])
-            if not got:
-                self._eof = True
-                break
-            hi += got
-        self._hi = hi
-        return hi
-
-    def _skip(self, count: int) -> int:
-        """Consume up to ``count`` bytes; returns how many the stream had."""
-        available = self._hi - self._lo
-        if count <= available:
-            self._lo += count
-            return count
-        skipped = available
-        self._base += self._hi
-        self._lo = self._hi = 0
-        while not self._eof:
-            got = self._source.readinto(self._view)
-            if not got:
-                self._eof = True
-                break
-            if skipped + got >= count:
-                self._lo, self._hi = count - skipped, got
-                return count
-            self._base += got
-            skipped += got
-        return skipped
-
-    def _skip_previous(self) -> bool:
-        """Go ``discard`` of the previous data, then ``tryReadFull`` of its padding.
-
-        Returns False when the stream ends inside the padding: Go reports that as ``io.EOF``.
-        """
-        data, pad = self._skip_data, self._skip_pad
-        if not data and not pad:
-            return True
-        self._skip_data = self._skip_pad = 0
-        start = self.position
-        if data and self._skip(data) < data:
-            raise TarFormatError("truncated entry data", offset=start, entry=self._last_name)
-        return self._skip(pad) == pad
-
-    def _read_block(self) -> memoryview | None:
-        """The next header block, or None at end of archive (handling the zero blocks)."""
-        lo = self._lo
-        if self._hi - lo < BLOCK_SIZE:
-            available = self._fill(BLOCK_SIZE)
-            if available < BLOCK_SIZE:
-                if available:
-                    raise TarFormatError("truncated tar header", offset=self.position)
-                return None
-            lo = self._lo
-        self._lo = lo + BLOCK_SIZE
-        block = self._view[lo : lo + BLOCK_SIZE]
-        if self._buf[lo] or block != ZERO_BLOCK:
-            return block
-        available = self._fill(BLOCK_SIZE)  # a zero block: EOF or a second zero block must follow
-        if available and available < BLOCK_SIZE:
-            raise TarFormatError("truncated tar header after a zero block", offset=self.position)
-        if available:
-            if self._view[self._lo : self._lo + BLOCK_SIZE] != ZERO_BLOCK:
-                raise TarFormatError(
-                    "zero block followed by a non-zero block", offset=self.position
-                )
-            self._lo += BLOCK_SIZE
-        return None
-
-    def _read_payload(self, size: int) -> bytes:
-        """Go ``readSpecialFile``: the whole data of a meta entry (at most 1 MiB)."""
-        if size > MAX_SPECIAL_FILE_SIZE:
-            raise HeaderError(f"meta entry too large ({size} bytes)")
-        lo = self._lo
-        if lo + size <= self._hi:  # the usual case: all in the buffer
-            self._lo = lo + size
-            self._skip_pad = -size % BLOCK_SIZE
-            return bytes(self._view[lo : lo + size])
-        parts = []
-        remaining = size
-        while remaining:
-            available = self._fill(min(remaining, len(self._buf)))
-            if not available:
-                raise HeaderError("truncated meta entry data")
-            take = min(available, remaining)
-            parts.append(bytes(self._view[self._lo : self._lo + take]))
-            self._lo += take
-            remaining -= take
-        self._skip_pad = -size % BLOCK_SIZE
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        raise _error(UnsupportedError(reason), offset, name)
 
 
 def _error(exc: HeaderError, offset: int, name: bytes) -> TarFormatError:
