@@ -43,7 +43,8 @@ class FileMetadata(NamedTuple):
     mod_time: str
     devmajor: int
     devminor: int
-    #: Every PAX record of the entry (soci's misnamed ``xattrs`` vector), in tar order.
+    #: Every PAX record of the entry (soci's misnamed ``xattrs`` vector), in tar order; the
+    #: encoder writes them sorted by key bytes (section 2.3), so decoded zTOCs list them sorted.
     pax_records: tuple[tuple[str, str], ...] = ()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip as stdlib_gzip
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
@@ -41,7 +42,10 @@ def verify_ztoc(ztoc: Ztoc, blob: RangeReader, layer: BinaryIO) -> VerifyReport:
     stream: BinaryIO = layer
     if gzip:
         stream = cast(BinaryIO, stdlib_gzip.GzipFile(fileobj=layer, mode="rb"))
-    _check_files(reader, stream, report)
+    try:
+        _check_files(reader, stream, report)
+    except (OSError, EOFError, zlib.error) as exc:  # the sequential read itself failed
+        report.problems.append(f"reading the layer sequentially failed: {exc}")
     return report
 
 
