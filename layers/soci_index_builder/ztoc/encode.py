@@ -9,6 +9,7 @@ inlined loop :func:`_write_entries` from precomputed per-layout patterns.
 
 from __future__ import annotations
 
+import functools
 import struct
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -17,7 +18,7 @@ from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, FileMetadata, Ztoc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
 __all__ = ["encode_ztoc"]
 
@@ -113,12 +114,11 @@ class _Groups(dict[tuple[str, str, str, str, str], _Group | None]):
         return group
 
 
-def _write_xattrs(w: Writer, pax: Iterable[tuple[str, str]]) -> int:
+def _write_xattrs(w: Writer, pax: Sequence[tuple[str, str]], strs: _StrChunks) -> int:
     """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned)."""
     chunks, vtables, objs, off = w.chunks, w.vtables, [], w.off
-    for key, value in sorted(((_enc(k), _enc(v)) for k, v in pax), key=itemgetter(0)):
-        ck = U32(len(key)) + key + _TAIL[len(key) & 3]
-        cv = U32(len(value)) + value + _TAIL[len(value) & 3]
+    for key, value in pax if len(pax) == 1 else sorted(pax, key=_key_bytes):
+        ck, cv = strs[key], strs[value]
         sk = off + len(ck)
         start = sk + len(cv)
         obj = start + 12
@@ -130,8 +130,21 @@ def _write_xattrs(w: Writer, pax: Iterable[tuple[str, str]]) -> int:
         else:
             off = obj
         objs.append(obj)
-    w.off = off
-    return w.offset_vector(objs)
+    # The offset vector, as Writer.offset_vector: ``off`` is 4-aligned here, so no padding.
+    n = len(objs)
+    first = off + 4 * n
+    chunks.append(_vector_struct(n)(n, *[first - 4 * k - t for k, t in enumerate(objs)]))
+    w.off = off + 4 * n + 4
+    return w.off
+
+
+def _key_bytes(record: tuple[str, str]) -> bytes:
+    return _enc(record[0])
+
+
+@functools.cache
+def _vector_struct(n: int) -> Any:
+    return struct.Struct(f"<{n + 1}I").pack
 
 
 def _string_group(strs: _StrChunks, key: tuple[str, str, str, str, str]) -> _Group:
@@ -169,7 +182,7 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
         append(group)
         if pax:
             w.off = s0 + k10
-            start = _write_xattrs(w, pax)
+            start = _write_xattrs(w, pax, strs)
         else:
             append(_ZERO4)
             start = s0 + k10 + 4
