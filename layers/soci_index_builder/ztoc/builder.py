@@ -104,9 +104,9 @@ def build_ztoc(
 
 
 def _index_gzip(blob: Readable, span_size: int) -> tuple[Toc, CompressionInfo]:
-    inflater = GzipCheckpointer(blob, span_size)
-    toc = read_toc(inflater)
-    _drain(inflater)
+    with GzipCheckpointer(blob, span_size) as inflater:  # stops its threads on any error
+        toc = read_toc(inflater)
+        _drain(inflater)
     return toc, CompressionInfo(
         algorithm=CompressionAlgorithm.GZIP,
         max_span_id=len(inflater.checkpoints) - 1,
