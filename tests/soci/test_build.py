@@ -179,6 +179,9 @@ def test_nothing_to_index_tags_the_original(repo: Repository) -> None:
     recorder = Recording(repo)
     again = build_image_index(recorder, "tiny", SETTINGS)  # type: ignore[arg-type]
     assert again.output_digest == source.digest and recorder.manifests == []
+    own = build_image_index(repo, "tiny-soci", SETTINGS)  # our own output, not re-indexed
+    assert (own.status, own.reason) == ("skipped", SkipReason.OWN_OUTPUT)
+    assert repo.resolve("tiny-soci-soci") is None
 
 
 def test_already_soci_input_is_skipped(repo: Repository) -> None:

@@ -78,6 +78,8 @@ def build_image_index(
     source = load_source(repository, reference, settings.platforms)
     if source.has_soci_descriptors or is_soci_enabled(None, [i.manifest for i in source.images]):
         return _result(ctx, source, "skipped", reason=SkipReason.ALREADY_SOCI)
+    if ctx.source_tag and settings.tag_suffix and ctx.source_tag.endswith(settings.tag_suffix):
+        return _result(ctx, source, "skipped", reason=SkipReason.OWN_OUTPUT)  # no -soci-soci
     plans = plan_layers(((img.platform, img.manifest.layers) for img in source.selected), settings)
     if settings.dry_run:
         return _result(ctx, source, "dry-run", layers=_planned_results(plans, "indexed"))
