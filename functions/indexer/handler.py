@@ -19,8 +19,13 @@ from aws_lambda_powertools import Logger
 from soci_index_builder.errors import DeadlineExceededError, SkipReason
 
 from . import reporting
-from .config import DEFAULT_DEADLINE_MARGIN, ENV_DEADLINE_MARGIN, ConfigSource, registry_endpoint
-from .config import env_number as _env_number
+from .config import (
+    DEFAULT_DEADLINE_MARGIN,
+    ENV_DEADLINE_MARGIN,
+    ConfigSource,
+    env_number,
+    registry_endpoint,
+)
 from .events import ImagePush, Message, is_batch, iter_messages, parse_push
 
 if TYPE_CHECKING:
@@ -73,7 +78,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _deadline(context: Any) -> float:
     """Stop building ``DEADLINE_MARGIN_SECONDS`` before Lambda would kill us mid-push."""
-    margin = _env_number(ENV_DEADLINE_MARGIN, DEFAULT_DEADLINE_MARGIN)
+    margin = env_number(ENV_DEADLINE_MARGIN, DEFAULT_DEADLINE_MARGIN)
     remaining_ms = context.get_remaining_time_in_millis()
     return time.monotonic() + float(remaining_ms) / 1000 - margin
 
@@ -172,8 +177,13 @@ def _fail(
     else:
         logger.error(f"indexing failed: {failure.message}", extra=extra)
     if not failure.retry and push is not None:
-        detail = {**reporting.push_detail(push), "status": "failed", "error": failure.message}
-        _publish(reporting.FAILED, {**detail, "error-type": failure.error_type}, recorder)
+        detail = {
+            **reporting.push_detail(push),
+            "status": "failed",
+            "error": failure.message,
+            "error-type": failure.error_type,
+        }
+        _publish(reporting.FAILED, detail, recorder)
     return Outcome(f"failed:{failure.kind}", retry=failure.retry)
 
 

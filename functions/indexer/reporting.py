@@ -21,6 +21,7 @@ from soci_index_builder.errors import (
     SociError,
 )
 
+from .config import ENV_RESULT_EVENT_BUS
 from .events import ImagePush, InvalidEventError
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ class ResultPublisher:
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> str | None:
         """Put one event; returns the error instead of raising (the build itself is done)."""
-        bus = os.environ.get("RESULT_EVENT_BUS", "").strip()
+        bus = os.environ.get(ENV_RESULT_EVENT_BUS, "").strip()
         if not bus:
             return None
         entry = {

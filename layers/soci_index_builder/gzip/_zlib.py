@@ -13,7 +13,6 @@ from ctypes import POINTER, c_char_p, c_int, c_uint, c_ulong, c_void_p
 
 Z_OK = 0
 Z_STREAM_END = 1
-Z_NEED_DICT = 2
 Z_BUF_ERROR = -5
 
 Z_NO_FLUSH = 0

@@ -62,7 +62,8 @@ def _annotations(obj: Mapping[str, Any], where: str) -> dict[str, str] | None:
     return value
 
 
-def _load_object(raw: bytes, what: str) -> dict[str, Any]:
+def load_object(raw: bytes, what: str) -> dict[str, Any]:
+    """A JSON object (NaN and Infinity refused, as Go refuses them), or ManifestError."""
     try:
         obj = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -254,7 +255,7 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
         """Decode and validate; unknown members are dropped as Go's decoder drops them."""
-        obj = _load_object(raw, "manifest")
+        obj = load_object(raw, "manifest")
         allowed = frozenset({mediatypes.OCI_IMAGE_MANIFEST, mediatypes.DOCKER_MANIFEST_V2})
         return cls(
             media_type=_head(obj, "manifest", allowed),
@@ -295,7 +296,7 @@ class ImageIndex:
     @classmethod
     def from_json(cls, raw: bytes) -> ImageIndex:
         """Decode and validate; unknown members are dropped as Go's decoder drops them."""
-        obj = _load_object(raw, "index")
+        obj = load_object(raw, "index")
         allowed = frozenset({mediatypes.OCI_IMAGE_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
         return cls(
             media_type=_head(obj, "index", allowed),

@@ -83,9 +83,6 @@ class Reference:
             return self.tag
         raise InvalidReferenceError(f"{self} names no tag and no digest")
 
-    def with_tag(self, tag: str) -> Reference:
-        return Reference(self.registry, self.repository, validate_tag(tag), None)
-
     def __str__(self) -> str:
         base = f"oci:{self.repository}" if self.is_layout else f"{self.registry}/{self.repository}"
         if self.digest:

@@ -23,14 +23,13 @@ from .convert import (
     rewrite_manifest,
     soci_index_descriptor,
 )
-from .index import SociIndex, ZtocDescriptor, encode_soci_index, index_version
+from .index import SociIndex, ZtocDescriptor, index_version
 from .layers import BuiltLayer, build_layers, skipped_result
 from .model import (
     BuildResult,
     BuildStatus,
     IndexSettings,
     LayerResult,
-    LayerStatus,
     ProgressListener,
 )
 from .plan import LayerPlan, plan_layers
@@ -82,7 +81,7 @@ def build_image_index(
         return _result(ctx, source, "skipped", reason=SkipReason.OWN_OUTPUT)  # no -soci-soci
     plans = plan_layers(((img.platform, img.manifest.layers) for img in source.selected), settings)
     if settings.dry_run:
-        return _result(ctx, source, "dry-run", layers=_planned_results(plans, "indexed"))
+        return _result(ctx, source, "dry-run", layers=_planned_results(plans))
     if ctx.output_tag is not None:
         existing = find_up_to_date(repository, ctx.output_tag, source, plans, settings)
         if existing is not None:
@@ -186,10 +185,12 @@ def _subject(img: PlatformImage) -> Descriptor:
 
 
 def _push_index(repo: Repository, index: SociIndex) -> Descriptor:
-    raw = encode_soci_index(index)
+    manifest = index.to_manifest()
+    raw = manifest.to_json()  # what encode_soci_index gives, without building it twice
     digest = repo.push_manifest(raw, mediatypes.OCI_IMAGE_MANIFEST)
-    annotations = index.to_manifest().annotations
-    return Descriptor(mediatypes.OCI_IMAGE_MANIFEST, digest, len(raw), annotations=annotations)
+    return Descriptor(
+        mediatypes.OCI_IMAGE_MANIFEST, digest, len(raw), annotations=manifest.annotations
+    )
 
 
 def _push_v2(
@@ -247,10 +248,11 @@ def _nothing_to_index(
     )
 
 
-def _planned_results(plans: list[LayerPlan], status: LayerStatus) -> tuple[LayerResult, ...]:
-    """Layers not built in this run: skips as planned, the rest as ``status``."""
+def _planned_results(plans: list[LayerPlan]) -> tuple[LayerResult, ...]:
+    """A dry run's layers: skips as planned, the rest as they would be (``indexed``)."""
     return tuple(
-        skipped_result(p) if p.reason else replace(skipped_result(p), status=status) for p in plans
+        skipped_result(p) if p.reason else replace(skipped_result(p), status="indexed")
+        for p in plans
     )
 
 

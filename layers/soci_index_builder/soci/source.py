@@ -6,12 +6,11 @@ of the builder handles one shape. Attestation and SOCI entries are kept aside, n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError, ManifestError
 from ..oci import mediatypes
-from ..oci.model import Descriptor, ImageIndex, Manifest, Platform
+from ..oci.model import Descriptor, ImageIndex, Manifest, Platform, load_object
 from ..store.base import MAX_MANIFEST_SIZE, RawManifest, Repository
 from ..streams import read_exactly
 from .convert import is_attestation, is_soci_descriptor, single_manifest_index
@@ -91,10 +90,7 @@ def _config_platform(repo: Repository, config: Descriptor) -> Platform:
         raise ManifestError(f"image config {config.digest} is {config.size} bytes, too large")
     with repo.open_blob(config.digest, config.size) as stream:
         raw = read_exactly(stream, config.size + 1)  # one past: EOF verifies the digest
-    try:
-        return Platform.from_dict(json.loads(raw), "image config")
-    except ValueError as exc:
-        raise ManifestError(f"image config {config.digest} is not valid JSON: {exc}") from exc
+    return Platform.from_dict(load_object(raw, f"image config {config.digest}"), "image config")
 
 
 def _select(source: SourceImage, platforms: tuple[str, ...]) -> SourceImage:

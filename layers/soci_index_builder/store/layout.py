@@ -13,19 +13,19 @@ process; concurrent writers in different processes are not coordinated.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import threading
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..digest import DigestingReader, sha256_digest, validate_digest
 from ..errors import ConfigError, DigestMismatchError, ManifestError, NotFoundError
 from ..oci import mediatypes
 from ..oci.canonical_json import encode_canonical
-from ..oci.model import Descriptor, ImageIndex
+from ..oci.model import Descriptor, ImageIndex, load_object
 from ..oci.reference import validate_manifest_reference, validate_tag
 from ..streams import copy_stream
 from .base import MAX_MANIFEST_SIZE, ManifestInfo, RawManifest
@@ -120,7 +120,7 @@ class LayoutRepository:
         """Tags in index.json order, each once; ref names that are not tags are skipped."""
         tags: list[str] = []
         for desc in self.read_index().manifests:
-            tag = (desc.annotations or {}).get(REF_NAME_ANNOTATION)
+            tag = _ref_name(desc)
             if tag and tag not in tags and _is_tag(tag):
                 tags.append(tag)
         return tags
@@ -135,7 +135,7 @@ class LayoutRepository:
             raise DigestMismatchError(digest, actual, "pushed blob")
         if path.is_file() and path.stat().st_size == len(data):
             return False
-        self._write_atomic(path, lambda file: file.write(data))
+        self._write_atomic(path, data)
         return True
 
     def push_blob_stream(self, source: Readable) -> tuple[str, int]:
@@ -157,7 +157,7 @@ class LayoutRepository:
             validate_tag(tag)
         if len(raw) > MAX_MANIFEST_SIZE:
             raise ManifestError(f"manifest of {len(raw)} bytes exceeds {MAX_MANIFEST_SIZE}")
-        declared = _load(raw, "manifest").get("mediaType")
+        declared = load_object(raw, "manifest").get("mediaType")
         if declared is not None and declared != media_type:
             raise ManifestError(f"manifest mediaType {declared!r} differs from {media_type!r}")
         digest = sha256_digest(raw)
@@ -173,14 +173,14 @@ class LayoutRepository:
             raise ConfigError(f"{self._path} is not empty and not an OCI image layout")
         self._blobs.mkdir(parents=True, exist_ok=True)
         layout = encode_canonical({"imageLayoutVersion": LAYOUT_VERSION})
-        self._write_atomic(self._path / LAYOUT_FILE, lambda file: file.write(layout))
+        self._write_atomic(self._path / LAYOUT_FILE, layout)
         self._write_index(ImageIndex(manifests=()))
 
     def _check_layout(self) -> None:
         marker = self._path / LAYOUT_FILE
         if not marker.is_file():
             raise NotFoundError(f"{self._path} is not an OCI image layout (no {LAYOUT_FILE} file)")
-        version = _load(marker.read_bytes(), LAYOUT_FILE).get("imageLayoutVersion")
+        version = load_object(marker.read_bytes(), LAYOUT_FILE).get("imageLayoutVersion")
         if not isinstance(version, str) or not version.startswith("1."):
             raise ManifestError(f"{marker}: unsupported imageLayoutVersion {version!r}")
         if not (self._path / INDEX_FILE).is_file():
@@ -218,7 +218,7 @@ class LayoutRepository:
 
     def _tagged(self, tag: str) -> Descriptor | None:
         for desc in self.read_index().manifests:
-            if (desc.annotations or {}).get(REF_NAME_ANNOTATION) == tag:
+            if _ref_name(desc) == tag:
                 return desc
         return None
 
@@ -226,60 +226,40 @@ class LayoutRepository:
         with self._index_lock:
             index = self.read_index()
             manifests = list(index.manifests)
-            positions = [
-                i
-                for i, desc in enumerate(manifests)
-                if (desc.annotations or {}).get(REF_NAME_ANNOTATION) == tag
-            ]
+            positions = [i for i, desc in enumerate(manifests) if _ref_name(desc) == tag]
             for i in reversed(positions[1:]):
                 del manifests[i]
             if positions:
                 manifests[positions[0]] = new
             else:
                 manifests.append(new)
-            self._write_index(_replace_manifests(index, tuple(manifests)))
+            media_type = index.media_type or mediatypes.OCI_IMAGE_INDEX
+            self._write_index(replace(index, media_type=media_type, manifests=tuple(manifests)))
 
     def _write_index(self, index: ImageIndex) -> None:
-        raw = index.to_json()
-        self._write_atomic(self._path / INDEX_FILE, lambda file: file.write(raw))
+        self._write_atomic(self._path / INDEX_FILE, index.to_json())
 
     @staticmethod
-    def _write_atomic(final: Path, write: Any) -> None:
+    def _write_atomic(final: Path, data: bytes) -> None:
         """Write through a temporary file in ``final``'s directory, then rename over it."""
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final.parent)
         try:
             with os.fdopen(fd, "wb") as file:
-                write(file)
+                file.write(data)
             Path(tmp).replace(final)
         except BaseException:
             _unlink_quietly(tmp)
             raise
 
 
-def _replace_manifests(index: ImageIndex, manifests: tuple[Descriptor, ...]) -> ImageIndex:
-    return ImageIndex(
-        schema_version=index.schema_version,
-        media_type=index.media_type or mediatypes.OCI_IMAGE_INDEX,
-        artifact_type=index.artifact_type,
-        manifests=manifests,
-        subject=index.subject,
-        annotations=index.annotations,
-    )
-
-
-def _load(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise ManifestError(f"{what} must be a JSON object")
-    return obj
+def _ref_name(desc: Descriptor) -> str | None:
+    """The tag an index.json descriptor carries, if any."""
+    return (desc.annotations or {}).get(REF_NAME_ANNOTATION)
 
 
 def _sniff_media_type(raw: bytes, digest: str) -> str:
     """A manifest's own ``mediaType``, else guessed from its shape as registries do."""
-    obj = _load(raw, f"manifest {digest}")
+    obj = load_object(raw, f"manifest {digest}")
     declared = obj.get("mediaType")
     if isinstance(declared, str) and declared:
         return declared

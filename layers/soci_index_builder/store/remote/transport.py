@@ -18,7 +18,13 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, SSLError
 
 from ...errors import RegistryError
-from .errors import TRANSIENT_STATUSES, connection_error, finish_response, redact_url
+from .errors import (
+    TRANSIENT_STATUSES,
+    connection_error,
+    finish_response,
+    redact_text,
+    redact_url,
+)
 
 #: Seconds to wait for a TCP/TLS connection (a registry that does not accept in 10 s is down).
 CONNECT_TIMEOUT = 10.0
@@ -80,7 +86,8 @@ class Transport:
             try:
                 response = self._follow(method, url, dict(headers or {}), body)
             except SSLError as exc:  # certificate problems do not heal with time
-                raise RegistryError(f"{method} {redact_url(url)}: TLS error ({exc})") from exc
+                reason = redact_text(str(exc))
+                raise RegistryError(f"{method} {redact_url(url)}: TLS error ({reason})") from exc
             except HTTPError as exc:
                 unsent = isinstance(exc, ConnectTimeoutError)  # nothing reached the server
                 if last or not (idempotent or unsent):
