@@ -262,3 +262,59 @@ def test_scanner_reads_from_real_file(tmp_path: Path) -> None:
         assert scanner.archive_size == 512 + 70144 + 512 + 1024
         assert scanner.archive_size + len(scanner.leftover()) == f.tell()
     assert os.path.getsize(path) >= scanner.archive_size
+
+
+# -- PAX fast paths ------------------------------------------------------------------------------
+
+T0 = "2023-11-14T22:13:20"  # mod_time of 1700000000
+
+
+def pax_tar(*members: tuple[str, bytes, float]) -> bytes:
+    """(name, typeflag, mtime) members with no data; a sub-second mtime needs a PAX header."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, flag, mtime in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.mtime = flag, mtime
+            tf.addfile(info)
+    return out.getvalue()
+
+
+def test_repeated_sub_second_mtime_headers_match_tarfile() -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for i in range(40):
+            info = tarfile.TarInfo(f"s{i}/" if i % 5 == 0 else f"s{i}")
+            info.type = tarfile.DIRTYPE if i % 5 == 0 else tarfile.REGTYPE
+            info.size = 0 if i % 5 == 0 else i
+            info.mtime = 1700000000.25 if i % 3 else 1700000000 + i + 0.125
+            tf.addfile(info, io.BytesIO(b"z" * info.size))
+    entries = read_toc(io.BytesIO(out.getvalue())).entries
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tf:
+        oracle = tf.getmembers()
+    assert len(entries) == len(oracle) == 40
+    for entry, member in zip(entries, oracle, strict=True):
+        assert entry.name == member.name + "/" * member.isdir()
+        assert entry.type == ("dir" if member.isdir() else "reg")
+        assert entry.pax_records == tuple(member.pax_headers.items())
+        assert entry.mod_time.endswith(str(member.mtime).partition(".")[2] + "Z")
+        assert entry.uncompressed_size == member.size
+
+
+def test_pax_mtime_with_nul_typeflag_long_name_and_second_header() -> None:
+    x_and_dir = pax_tar(("d/", tarfile.DIRTYPE, 1700000000.5))[:-1024]
+    # typeflag '\0' with a trailing slash folds to a directory (Go), after the PAX header.
+    folded = patch_header(x_and_dir, 1024, TYPEFLAG, b"\0")
+    (entry,) = read_toc(io.BytesIO(folded + bytes(1024))).entries
+    assert (entry.name, entry.type, entry.mod_time) == ("d/", "dir", f"{T0}.5Z")
+    assert entry.pax_records == (("mtime", "1700000000.5"),)
+    # A PAX header, then a GNU long name: the name comes from 'L', the mtime from 'x'.
+    gnu = make_tar(("L" * 200, b"1"))[:-1024]
+    (entry,) = read_toc(io.BytesIO(x_and_dir[:1024] + gnu + bytes(1024))).entries
+    assert (entry.name, entry.mod_time) == ("L" * 200, f"{T0}.5Z")
+    assert entry.pax_records == (("mtime", "1700000000.5"),)
+    # Two PAX headers in a row: the later one replaces the earlier.
+    later = pax_tar(("f", tarfile.REGTYPE, 1700000000.75))
+    (entry,) = read_toc(io.BytesIO(x_and_dir[:1024] + later)).entries
+    assert (entry.name, entry.mod_time) == ("f", f"{T0}.75Z")
+    assert entry.pax_records == (("mtime", "1700000000.75"),)

@@ -396,3 +396,30 @@ def test_tar_zinfo_wrong_version() -> None:
     b.Finish(b.EndObject())
     with pytest.raises(ZtocFormatError, match="version"):
         decode_tar_zinfo(bytes(b.Output()))
+
+
+@pytest.mark.parametrize("cache", [4096, 1])
+def test_repeated_single_xattrs_match_stock_builder(
+    cache: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-record PAX sets that repeat (encoded from a per-encode cache once the Xattr vtable
+    exists), among multi-record and empty ones, at both start alignments."""
+    from soci_index_builder.ztoc import encode
+
+    monkeypatch.setattr(encode, "_XATTR_CACHE", cache)
+    base = FileMetadata("n", "reg", 0, 0, "", 0o644, 0, 0, "root", "root", "t", 0, 0)
+    pax_sets: list[tuple[tuple[str, str], ...]] = [
+        (("mtime", "1700000000.25"),),
+        (("mtime", "1700000000.5"),),
+        (("path", "données/x"),),
+        (("b", "2"), ("a", "1")),
+        (),
+        (("", ""),),
+    ]
+    many = tuple(
+        base._replace(name="f" * (i % 7 + 1), uncompressed_size=i, pax_records=pax_sets[i % 6])
+        for i in range(60)
+    )
+    z = Ztoc("0.9", "t", 1, 2, many, CompressionInfo(None, 0, ("d",), b"xyz"))
+    assert encode_ztoc(z) == encode_ztoc_reference(z)
+    assert decode_ztoc(encode_ztoc(z)) == normalized(z)

@@ -38,12 +38,19 @@ _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _PLAN_LIMIT = 1024
 _plans: dict[bytes, Plan] = {}
 _seen: set[bytes] = set()  # shapes seen once: a plan is made the second time
+#: Payloads read by a plan -> the result (shared: callers never mutate it). Layers where many
+#: entries carry the same PAX records (a fixed sub-second mtime, say) skip even the plan.
+_results: dict[bytes, tuple[Pairs, dict[int, Any], None]] = {}
+_RESULT_LIMIT = 4096
 
 
 def read_pax(payload: bytes) -> tuple[Pairs, dict[int, Any] | None, dict[bytes, bytes] | None]:
     """(records as str pairs, overrides, raw records): overrides None means the caller must
     apply :func:`~.pax.pax_overrides` to the raw records (exact rules, errors at the entry).
     Raises HeaderError for a payload Go refuses."""
+    result = _results.get(payload)
+    if result is not None:
+        return result
     shape = payload.translate(_ZERO_DIGITS)
     plan = _plans.get(shape)
     if plan is not None:
@@ -59,7 +66,10 @@ def read_pax(payload: bytes) -> tuple[Pairs, dict[int, Any] | None, dict[bytes, 
                 overrides[E.MOD_TIME] = f"{text[:-1]}.{fraction}Z" if fraction and text else text
             for pos, index in others:
                 overrides[index] = _convert(index, values[pos])
-            return tuple(zip(keys, values, strict=True)), overrides, None
+            if len(_results) >= _RESULT_LIMIT:
+                _results.clear()
+            result = _results[payload] = tuple(zip(keys, values, strict=True)), overrides, None
+            return result
     records = fast_records(payload)
     if records is None:
         raw = parse_records(payload)

@@ -24,6 +24,7 @@ from .entries import (
     TYPE_GNU_LONGLINK,
     TYPE_GNU_LONGNAME,
     TYPE_NAMES,
+    TYPE_REGA,
     TYPE_XGLOBAL,
     TYPE_XHEADER,
     fold_typeflag,
@@ -70,13 +71,14 @@ class Toc(NamedTuple):
 class _Pending:
     """What ``x``/``L``/``K`` meta entries left for the next real entry."""
 
-    __slots__ = ("long_link", "long_name", "overrides", "pax", "raw_records")
+    __slots__ = ("dirty", "long_link", "long_name", "overrides", "pax", "raw_records")
 
     def __init__(self) -> None:
         self.pax: Pairs | None = None  # the records of the governing 'x' header
         self.overrides: dict[int, Any] | None = None  # FileMetadata index -> value
         self.raw_records: dict[bytes, bytes] | None = None  # when overrides is yet unknown
         self.long_name = self.long_link = b""
+        self.dirty = False  # holds what a meta entry read by TarScanner._meta left
 
 
 class TarScanner(BlockBuffer):
@@ -109,6 +111,11 @@ class TarScanner(BlockBuffer):
         buf, view = self._buf, self._view
         lo, hi, base = self._lo, self._hi, self._base
         pending, state = False, _Pending()
+        # The records of an inline-read 'x' header not yet moved into ``state``: an entry
+        # governed only by it, with at most an mtime override, is built without _merge.
+        x_pax: Pairs | None = None
+        x_over: dict[int, Any] | None = None
+        x_raw: dict[bytes, bytes] | None = None
         skip_data = skip_pad = 0
         last_name = ""
         while True:
@@ -168,19 +175,33 @@ class TarScanner(BlockBuffer):
                 pending = True
                 if typeflag == TYPE_XHEADER and lo + length <= hi and length <= MAX_PAYLOAD:
                     try:  # the usual PAX case, inline: the payload is in the buffer
-                        pax = read_pax(bytes(view[lo : lo + length]))
+                        x_pax, x_over, x_raw = read_pax(bytes(view[lo : lo + length]))
                     except HeaderError as exc:
                         raise _error(exc, offset, name) from None
-                    state.pax, state.overrides, state.raw_records = pax
                     lo += length
                     skip_pad = -length % BLOCK_SIZE
                 else:
+                    if x_pax is not None:  # an earlier inline 'x': into state, in order
+                        state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw
+                        x_pax = None
+                    state.dirty = True
                     self._lo = lo
                     self._meta(state, typeflag, name, length, offset)
                     lo, hi, base = self._lo, self._hi, self._base
                     skip_pad, self._skip_pad = self._skip_pad, 0
                 continue
             type_name = TYPE_NAMES.get(typeflag)
+            records: Pairs = ()
+            if (
+                x_pax is not None
+                and x_over is not None
+                and not state.dirty
+                and typeflag != TYPE_REGA
+                and (not x_over or (len(x_over) == 1 and E.MOD_TIME in x_over))
+            ):  # only one 'x' header, with at most an mtime: _merge's result, built directly
+                if x_over:
+                    text = x_over[E.MOD_TIME]
+                records, x_pax, pending = x_pax, None, False
             fields = (
                 name.decode("utf-8", "surrogateescape"),
                 type_name,
@@ -195,11 +216,14 @@ class TarScanner(BlockBuffer):
                 text,
                 devmajor,
                 devminor,
-                (),
+                records,
             )
             if not pending and type_name is not None:
                 entry = tuple.__new__(FileMetadata, fields)  # skips NamedTuple's Python __new__
             else:
+                if x_pax is not None:
+                    state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw
+                    x_pax = None
                 entry = self._merge(state, fields, typeflag, name, offset)
                 type_name, length = entry.type, entry.uncompressed_size
                 pending, state = False, _Pending()

@@ -101,6 +101,12 @@ _XATTR_VT = struct.pack("<4H", 8, 12, 8, 4)  # Xattr's only possible vtable: key
 _XATTR_OBJ = struct.Struct("<iII").pack
 _ZERO4 = bytes(4)
 _Group = tuple[bytes, int, int, int, int, int]
+#: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
+#: strings' start, bytes after the soffset, size).
+_Single = tuple[Any, bytes, int, bytes, int]
+#: Distinct one-record PAX sets cached per encode (bounds memory when every value differs).
+_XATTR_CACHE = 4096
+_SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
 
 
 class _Groups(dict[tuple[str, str, str, str, str], _Group | None]):
@@ -138,6 +144,24 @@ def _write_xattrs(w: Writer, pax: Sequence[tuple[str, str]], strs: _StrChunks) -
     return w.off
 
 
+def _single_xattr(strs: _StrChunks, record: tuple[str, str]) -> _Single:
+    """A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs`
+    writes it, as one chunk in memory order: the vector (length 1, uoffset 4), the table
+    (soffset to the vtable, then the constant uoffsets of value and key), the value and key
+    strings. Only the soffset depends on where it lands: ``vtable - start - rel`` for strings
+    starting at Offset() ``start``."""
+    ck, cv = strs[record[0]], strs[record[1]]
+    rest = struct.pack("<II", 8, len(cv) + 4) + cv + ck
+    pack = _single_struct(len(rest))
+    size = len(ck) + len(cv)
+    return pack, _SINGLE_VECTOR, size + 12, rest, size + 20
+
+
+@functools.lru_cache(maxsize=256)
+def _single_struct(rest: int) -> Any:
+    return struct.Struct(f"<8si{rest}s").pack
+
+
 def _key_bytes(record: tuple[str, str]) -> bytes:
     return _enc(record[0])
 
@@ -166,6 +190,8 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
     """
     strs, pats, vtables, groups = _StrChunks(), _PATTERNS, w.vtables, _Groups()
     append, off, align, objs, tail = w.chunks.append, w.off, w.minalign, [], _TAIL
+    xattrs: dict[tuple[str, str], _Single] = {}
+    xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
     assert off & 3 == 0, "entries must start 4-aligned"
     for name, typ, uoff, usize, link, mode, uid, gid, uname, gname, mt, dmaj, dmin, pax in reversed(
         entries
@@ -181,8 +207,20 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
         append(U32(n))
         append(group)
         if pax:
-            w.off = s0 + k10
-            start = _write_xattrs(w, pax, strs)
+            if xvt and len(pax) == 1:  # Xattr vtable already written: one pack
+                record = pax[0]
+                x = xattrs.get(record)
+                if x is None:
+                    x = _single_xattr(strs, record)
+                    if len(xattrs) < _XATTR_CACHE:
+                        xattrs[record] = x
+                xpack, head, rel, rest, xsize = x
+                append(xpack(head, xvt - s0 - k10 - rel, rest))
+                start = s0 + k10 + xsize
+            else:
+                w.off = s0 + k10
+                start = _write_xattrs(w, pax, strs)
+                xvt = vtables.get(_XATTR_VT, 0)
         else:
             append(_ZERO4)
             start = s0 + k10 + 4
