@@ -7,15 +7,22 @@ credentials, other registries are accessed anonymously. Exit codes as in ``cli.m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..errors import ConfigError, InvalidReferenceError
 from ..oci.model import Platform
-from ..soci.settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, SettingError
+from ..soci.settings import (
+    DEFAULT_MIN_LAYER_SIZE,
+    DEFAULT_TAG_SUFFIX,
+    MIN_SPAN_SIZE,
+    IndexSettings,
+    SettingError,
+)
 from ..store.base import Repository
 from ..ztoc.model import DEFAULT_SPAN_SIZE
+from .output import parse_size, write_json, write_text
+from .progress import human_bytes
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -42,24 +49,44 @@ def add_index_parser(commands: Any) -> None:
         "--index-version",
         choices=["v2", "v1"],
         default="v2",
-        help="v2: SOCI-enabled index tagged <tag><suffix> (default); v1: referrers",
+        help="v2: SOCI-enabled index tagged <tag><suffix>; v1: referrers (default: v2)",
     )
-    p.add_argument("--span-size", type=_non_negative, default=DEFAULT_SPAN_SIZE, help="bytes")
+    p.add_argument(
+        "--span-size",
+        type=parse_size,
+        default=DEFAULT_SPAN_SIZE,
+        metavar="SIZE",
+        help="uncompressed bytes between checkpoints (the unit of lazy fetching), e.g. 4MiB "
+        f"(default: {human_bytes(DEFAULT_SPAN_SIZE)}; at least {human_bytes(MIN_SPAN_SIZE)})",
+    )
     p.add_argument(
         "--min-layer-size",
-        type=_non_negative,
+        type=parse_size,
         default=DEFAULT_MIN_LAYER_SIZE,
-        help="skip layers smaller than this many compressed bytes",
+        metavar="SIZE",
+        help="skip layers smaller than this (compressed), e.g. 10MB "
+        f"(default: {human_bytes(DEFAULT_MIN_LAYER_SIZE)})",
     )
-    p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
+    p.add_argument(
+        "--tag-suffix",
+        default=DEFAULT_TAG_SUFFIX,
+        help=f"v2: the output tag is <tag><suffix> (default: {DEFAULT_TAG_SUFFIX})",
+    )
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
     p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
     p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
     p.add_argument(
-        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+        "--verify",
+        action="store_true",
+        help="read the pushed SOCI-enabled index back and check its structure",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=IndexSettings().max_workers,
+        help=f"layers indexed at once (default: {IndexSettings().max_workers})",
     )
     p.set_defaults(handler=run_index)
 
@@ -137,9 +164,9 @@ def _print_result(result: Any, as_json: bool) -> None:
     from .progress import result_summary, result_to_dict
 
     if as_json:
-        sys.stdout.write(json.dumps(result_to_dict(result), indent=2) + "\n")
+        write_json(result_to_dict(result))
     else:
-        sys.stdout.write(result_summary(result))
+        write_text(result_summary(result))
 
 
 def _verify(repo: Repository, tag: str, indexed: bool) -> int:
@@ -151,10 +178,3 @@ def _verify(repo: Repository, tag: str, indexed: bool) -> int:
     for problem in problems:
         print(f"verify: {problem}", file=sys.stderr)
     return EXIT_FAILURE if problems else EXIT_OK
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value

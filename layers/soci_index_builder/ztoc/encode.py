@@ -14,7 +14,7 @@ import struct
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer
+from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueError
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, FileMetadata, Ztoc
 
 if TYPE_CHECKING:
@@ -276,4 +276,4 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
         fields.append((5, "U", info))
         return w.finish(w.table(6, fields))
     except struct.error as exc:
-        raise ValueError(f"zTOC field out of range: {exc}") from None
+        raise ZtocValueError(f"zTOC field out of range: {exc}") from None
