@@ -12,7 +12,6 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
-from ..ztoc.model import WINDOW_SIZE, Checkpoint
 from ._zlib import (
     WBITS_GZIP,
     WBITS_RAW,
@@ -25,6 +24,7 @@ from ._zlib import (
     ZStream,
     libz,
 )
+from .model import WINDOW_SIZE, Checkpoint
 
 if TYPE_CHECKING:
     pass

@@ -16,7 +16,6 @@ from zlib import adler32
 
 from ..errors import TarFormatError, UnsupportedTarEntryError
 from ..streams import Readable
-from ..ztoc.model import FileMetadata
 from . import entries as E
 from .buffer import BlockBuffer
 from .entries import (
@@ -48,6 +47,7 @@ from .header import (
     remember,
     tails,
 )
+from .model import FileMetadata
 from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name, pax_overrides
 from .pax_fast import Pairs, read_pax
 
