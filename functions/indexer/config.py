@@ -105,7 +105,7 @@ def parse_settings(text: str, name: str) -> IndexSettings:
         return IndexSettings()
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(f"{name} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{name} must be a JSON object, got {type(data).__name__}")

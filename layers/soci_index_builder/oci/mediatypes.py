@@ -110,6 +110,16 @@ def is_layer(media_type: str) -> bool:
     return base in _DOCKER_GZIP_BASES or base in _DOCKER_TAR_BASES
 
 
+def is_non_distributable(media_type: str) -> bool:
+    """OCI non-distributable or Docker foreign layers: their bytes may live only at ``urls``."""
+    base, _ = _split(media_type)
+    return base in (
+        OCI_LAYER_NONDISTRIBUTABLE_TAR,
+        DOCKER_FOREIGN_LAYER_GZIP,
+        DOCKER_FOREIGN_LAYER_TAR,
+    )
+
+
 def layer_compression(media_type: str) -> LayerCompression | None:
     """How soci reads a layer of this media type; None if it is not a recognised layer.
 

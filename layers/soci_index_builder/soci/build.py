@@ -33,7 +33,7 @@ from .model import (
     ProgressListener,
 )
 from .plan import LayerPlan, plan_layers
-from .referrers import publish_referrers
+from .referrers import find_published, publish_referrers
 from .source import PlatformImage, SourceImage, load_source
 from .tags import move_source_tag, put_tag
 from .uptodate import find_up_to_date
@@ -85,20 +85,27 @@ def build_image_index(
     plans = plan_layers(((img.platform, img.manifest.layers) for img in source.selected), settings)
     if settings.dry_run:
         return _result(ctx, source, "dry-run", layers=_planned_results(plans))
-    if ctx.output_tag is not None:
-        existing = find_up_to_date(repository, ctx.output_tag, source, plans, settings)
-        if existing is not None:
-            layers = _reused_results(plans, existing.ztocs)
-            # An interrupted replace_tag run pushed the output but not the source tag: finish it.
-            moved = settings.replace_tag and _finish_replace(ctx, source, existing.digest)
-            return _result(
-                ctx,
-                source,
-                "built" if moved else "up-to-date",
-                output=existing.digest,
-                indexes=existing.indexes,
-                layers=layers,
-            )
+    existing = (
+        find_up_to_date(repository, ctx.output_tag, source, plans, settings)
+        if ctx.output_tag is not None
+        else find_published(repository, source, plans, settings)
+    )
+    if existing is not None:
+        layers = _reused_results(plans, existing.ztocs)
+        # An interrupted replace_tag run pushed the output but not the source tag: finish it.
+        moved = (
+            bool(existing.digest)
+            and settings.replace_tag
+            and _finish_replace(ctx, source, existing.digest)
+        )
+        return _result(
+            ctx,
+            source,
+            "built" if moved else "up-to-date",
+            output=existing.digest or None,
+            indexes=existing.indexes,
+            layers=layers,
+        )
     return _build_and_push(ctx, source, plans, progress)
 
 
