@@ -18,12 +18,13 @@ from soci_index_builder.digest import validate_digest
 from soci_index_builder.errors import InvalidReferenceError
 from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 from soci_index_builder.oci.reference import validate_repository, validate_tag
+from soci_index_builder.store.remote.ecr_hosts import ACCOUNT_PATTERN, REGION_PATTERN
 
 ECR_SOURCE = "aws.ecr"
 IMAGE_ACTION = "ECR Image Action"
 
-_ACCOUNT_RE = re.compile(r"[0-9]{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)  # the grammar of ECR host names (ecr_hosts.py)
+_REGION_RE = re.compile(REGION_PATTERN)
 
 
 class InvalidEventError(ValueError):
