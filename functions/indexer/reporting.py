@@ -19,7 +19,9 @@ from soci_index_builder.errors import (
     DeadlineExceededError,
     ImmutableTagError,
     RegistryError,
+    SkipReason,
     SociError,
+    SourceNotFoundError,
 )
 
 from .events import ImagePush, InvalidEventError
@@ -86,6 +88,15 @@ def classify(exc: BaseException) -> Failure:
     kind, retry = _kind(exc)
     message = _OUT_OF_MEMORY if kind == "out-of-memory" else str(exc) or type(exc).__name__
     return Failure(kind, retry, message, type(exc).__name__)
+
+
+def skip_reason(exc: BaseException) -> SkipReason | None:
+    """A "failure" that is a skip: the pushed image was deleted or archived before we read it.
+
+    ECR answers 404 for archived images (storage class ARCHIVE); retrying cannot help and no
+    one can fix it, so it is skipped with a reason instead of failed (docs/ecr.md).
+    """
+    return SkipReason.SOURCE_GONE if isinstance(exc, SourceNotFoundError) else None
 
 
 def _kind(exc: BaseException) -> tuple[str, bool]:

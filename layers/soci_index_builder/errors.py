@@ -57,6 +57,9 @@ class SkipReason(StrEnum):
     #: A tagged artifact that is not a runnable image: a cosign signature or attestation, an
     #: SBOM, a Helm chart (docs/ecr.md "Artifacts").
     NOT_AN_IMAGE = "not-an-image"
+    #: The pushed image is gone by the time it is read: deleted, or archived (ECR answers 404
+    #: for storage class ARCHIVE). Nothing to index and nothing anyone can fix by retrying.
+    SOURCE_GONE = "source-gone"
     UP_TO_DATE = "up-to-date"
 
 
@@ -126,6 +129,10 @@ class ImmutableTagError(RegistryError):
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message, status=status, code=TAG_INVALID, transient=False)
+
+
+class SourceNotFoundError(NotFoundError):
+    """The image reference itself is absent (not one of its blobs): deleted, archived, a typo."""
 
 
 class ConfigError(SociError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..errors import ConfigError, ManifestError
+from ..errors import ConfigError, ManifestError, NotFoundError, SourceNotFoundError
 from ..oci import mediatypes
 from ..oci.model import Descriptor, ImageIndex, Manifest, Platform, load_object
 from ..store.base import MAX_MANIFEST_SIZE, RawManifest, Repository
@@ -52,7 +52,10 @@ class SourceImage:
 
 def load_source(repo: Repository, reference: str, platforms: tuple[str, ...] = ()) -> SourceImage:
     """Fetch ``reference`` and its platform manifests; ``platforms`` is an allow-list."""
-    raw = repo.fetch_manifest(reference)
+    try:
+        raw = repo.fetch_manifest(reference)
+    except NotFoundError as exc:
+        raise SourceNotFoundError(str(exc), code=exc.code) from exc
     if mediatypes.is_index(raw.media_type):
         index = ImageIndex.from_json(raw.raw)
         images, artifacts = _load_children(repo, index)
