@@ -102,3 +102,17 @@ def test_signature_tag_is_skipped_with_a_reason(
     assert main(_index(ecr, f"{ref}:{tag}", "--json")) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["reason"] == "not-an-image" and out.err == ""
+
+
+def test_v1_rerun_is_up_to_date_and_verified(
+    ecr: EcrStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, ref = _repo(ecr)
+    push_image(repo, "1.0", [big_gzip(6)])
+    argv = _index(ecr, f"{ref}:1.0", "--index-version", "v1", "--verify", "--json")
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (first["status"], again["status"]) == ("built", "up-to-date")
+    assert again["index_digests"] == first["index_digests"]

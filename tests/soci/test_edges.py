@@ -130,3 +130,19 @@ def test_deeply_nested_manifest_is_one_line_in_the_cli(
     assert main(["index", f"oci:{tmp_path / 'img'}:deep"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nests JSON too deeply" in err
+
+
+def test_out_of_memory_is_one_line_in_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Injected where a large allocation fails: in the inflater, mid-layer."""
+    repo = LayoutRepository(tmp_path / "img", create=True)
+    push_image(repo, "app", [big_gzip(7)])
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("soci_index_builder.soci.layers.build_ztoc", exhausted)
+    assert main(["index", f"oci:{tmp_path / 'img'}:app", *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err
