@@ -16,12 +16,13 @@ from soci_index_builder.cli.main import main
 from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import SkipReason
 from soci_index_builder.oci import mediatypes as mt
-from soci_index_builder.oci.model import ImageIndex, Manifest, descriptor_for
+from soci_index_builder.oci.model import ImageIndex, Manifest, Platform, descriptor_for
 from soci_index_builder.soci.build import build_image_index
 from soci_index_builder.store.base import Repository
 from soci_index_builder.store.layout import LayoutRepository
+from tests.fixtures.images import push_image
 
-from .conftest import SETTINGS, Recording
+from .conftest import SETTINGS, Recording, big_gzip
 
 _COSIGN_CONFIG = b'{"architecture":"","created":"0001-01-01T00:00:00Z","os":"","rootfs":{}}'
 _EMPTY = b"{}"
@@ -107,3 +108,19 @@ def test_cli_exits_zero_on_a_signature_tag(
     assert main(["index", ref, "--json", "--verify"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["reason"] == "not-an-image" and out.err == ""
+
+
+def test_index_of_an_image_and_an_artifact_indexes_the_image_once(repo: Repository) -> None:
+    config, layers, _ = _ARTIFACTS["oci-1.1-sbom"]
+    chart = _manifest(repo, config, layers, "application/spdx+json").to_json()
+    repo.push_manifest(chart, mt.OCI_IMAGE_MANIFEST)
+    image = push_image(repo, None, [big_gzip(1)])
+    entries = (
+        descriptor_for(image.raw, mt.OCI_IMAGE_MANIFEST, platform=Platform("linux", "amd64")),
+        descriptor_for(chart, mt.OCI_IMAGE_MANIFEST),
+    )
+    repo.push_manifest(ImageIndex(manifests=entries).to_json(), mt.OCI_IMAGE_INDEX, "mixed")
+    first = build_image_index(repo, "mixed", SETTINGS)
+    assert first.status == "built" and list(first.index_digests) == ["linux/amd64"]
+    again = build_image_index(repo, "mixed", SETTINGS)
+    assert (again.status, again.output_digest) == ("up-to-date", first.output_digest)

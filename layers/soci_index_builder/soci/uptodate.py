@@ -64,7 +64,13 @@ def _match_images(
     found: ExistingOutput,
 ) -> bool:
     """Fill ``found`` from ``index``; False at the first mismatch with ``source``."""
-    entries = [d for d in index.manifests if not (is_attestation(d) or is_soci_descriptor(d))]
+    # Entries the source kept aside (attestations, artifacts) are copied to the output as is.
+    kept = {d.digest for d in source.index.manifests} - {i.descriptor.digest for i in source.images}
+    entries = [
+        d
+        for d in index.manifests
+        if not (is_attestation(d) or is_soci_descriptor(d) or d.digest in kept)
+    ]
     if len(entries) != len(source.images):
         return False
     selected = {img.descriptor.digest for img in source.selected}
