@@ -41,7 +41,10 @@ def forward(registry: LocalRegistry, request: FakeRequest) -> FakeResponse:
 def immutable_tags(
     registry: LocalRegistry, exclusions: tuple[str, ...] = ()
 ) -> Callable[[FakeRequest], FakeResponse]:
-    """ECR's immutable tags: a PUT to an existing tag answers 400 TAG_INVALID (docs/ecr.md).
+    """The strictest reading of ECR's immutable tags: ANY PUT to an existing tag answers 400
+    TAG_INVALID, the identical manifest included (docs/ecr.md "Immutable tags": the answer is
+    reported, not documented). The ECR stand-in accepts an identical re-put; this proxy is what
+    makes the "the tag already names our output" path of ``soci/tags.py`` run.
 
     ``exclusions`` are tag suffixes that stay mutable (IMMUTABLE_WITH_EXCLUSION ``*<suffix>``).
     """
