@@ -93,8 +93,8 @@ def classify(exc: BaseException) -> Failure:
 def skip_reason(exc: BaseException) -> SkipReason | None:
     """A "failure" that is a skip: the pushed image was deleted or archived before we read it.
 
-    ECR answers 404 for archived images (storage class ARCHIVE); retrying cannot help and no
-    one can fix it, so it is skipped with a reason instead of failed (docs/ecr.md).
+    ECR answers 404 for archived images (docs/ecr.md "Archived images"); retrying cannot help
+    and no one can fix it, so it is skipped with a reason instead of failed.
     """
     return SkipReason.SOURCE_GONE if isinstance(exc, SourceNotFoundError) else None
 
