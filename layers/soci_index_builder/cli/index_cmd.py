@@ -75,6 +75,20 @@ def add_index_parser(commands: Any) -> None:
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
     p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="PEM file of the CAs to trust for the registry instead of the system's",
+    )
+    p.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        type=_connect_to,
+        metavar="HOST:PORT:ADDRESS:PORT",
+        help="connect to ADDRESS:PORT for requests to HOST:PORT, keeping HOST for TLS "
+        "(like curl --connect-to; repeatable)",
+    )
     p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument(
@@ -97,7 +111,12 @@ def run_index(args: argparse.Namespace) -> int:
 
     try:
         settings = _settings(args)
-        repo, reference, source_tag = open_reference(args.ref, plain_http=args.plain_http)
+        repo, reference, source_tag = open_reference(
+            args.ref,
+            plain_http=args.plain_http,
+            ca_bundle=args.ca_bundle,
+            connect_to=dict(args.connect_to),
+        )
     except (ConfigError, InvalidReferenceError) as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -108,17 +127,22 @@ def run_index(args: argparse.Namespace) -> int:
         progress = TerminalProgress(sys.stderr)
     result = build_image_index(repo, reference, settings, source_tag=source_tag, progress=progress)
     _print_result(result, args.json)
-    if (
-        args.verify
-        and result.output_tag
-        and settings.index_version == "v2"
-        and not settings.dry_run
-    ):
+    if not args.verify or settings.dry_run:
+        return EXIT_OK
+    if settings.index_version == "v1":
+        return _report_problems(_verify_v1(repo, list(result.index_digests.values())))
+    if result.output_tag:
         return _verify(repo, result.output_tag, result.reason is None)
     return EXIT_OK
 
 
-def open_reference(text: str, *, plain_http: bool = False) -> tuple[Repository, str, str | None]:
+def open_reference(
+    text: str,
+    *,
+    plain_http: bool = False,
+    ca_bundle: str | None = None,
+    connect_to: dict[str, str] | None = None,
+) -> tuple[Repository, str, str | None]:
     """(repository, manifest reference, source tag) for a CLI ``REF``."""
     from ..oci.reference import parse_reference
 
@@ -129,10 +153,17 @@ def open_reference(text: str, *, plain_http: bool = False) -> tuple[Repository, 
 
         return LayoutRepository(ref.repository), ref.manifest_reference, source_tag
     from ..store.remote.client import RegistryClient
-    from ..store.remote.ecr import EcrCredentialsProvider, is_ecr_host
+    from ..store.remote.ecr import EcrCredentialsProvider
+    from ..store.remote.ecr_hosts import is_ecr_host
 
     credentials = EcrCredentialsProvider() if is_ecr_host(ref.registry) else None
-    client = RegistryClient(ref.registry, credentials=credentials, plain_http=plain_http)
+    client = RegistryClient(
+        ref.registry,
+        credentials=credentials,
+        plain_http=plain_http,
+        ca_bundle=ca_bundle,
+        connect_to=connect_to,
+    )
     return client.repository(ref.repository), ref.manifest_reference, source_tag
 
 
@@ -174,7 +205,31 @@ def _verify(repo: Repository, tag: str, indexed: bool) -> int:
 
     if not indexed:  # "nothing to index": the tag is the original image, nothing to check
         return EXIT_OK
-    problems = validate_soci_image(repo, tag)
+    return _report_problems(validate_soci_image(repo, tag))
+
+
+def _verify_v1(repo: Repository, digests: list[str]) -> list[str]:
+    from ..soci.validate import validate_v1_indexes
+
+    return validate_v1_indexes(repo, digests)
+
+
+def _report_problems(problems: list[str]) -> int:
     for problem in problems:
         print(f"verify: {problem}", file=sys.stderr)
     return EXIT_FAILURE if problems else EXIT_OK
+
+
+def _connect_to(text: str) -> tuple[str, str]:
+    """``HOST:PORT:ADDRESS:PORT`` -> ``("HOST:PORT", "ADDRESS:PORT")``."""
+    from ..store.remote.transport import split_host_port
+
+    host, _, rest = text.partition(":")
+    port, _, address = rest.partition(":")
+    try:
+        split_host_port(address)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT:ADDRESS:PORT ({exc})") from None
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT:ADDRESS:PORT")
+    return f"{host.lower()}:{port}", address

@@ -117,7 +117,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
     try:
         spec = json.loads(Path(args.spec).read_bytes().decode())
-    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8 text
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise ConfigError(f"{args.spec}: not a JSON file: {exc}") from None
     raw = encode_ztoc(ztoc_from_dict(spec))
     write_atomically(Path(args.output), raw)
