@@ -205,7 +205,7 @@ def build_detail(push: ImagePush, result: BuildResult) -> dict[str, Any]:
     for layer in result.layers:
         counts[layer.status] = counts.get(layer.status, 0) + 1
     return {
-        **push_detail(push),
+        **push.result_detail(),
         "status": result.status,
         "reason": result.reason.value if result.reason else None,
         "output-tag": result.output_tag,
@@ -214,16 +214,6 @@ def build_detail(push: ImagePush, result: BuildResult) -> dict[str, Any]:
         "layers": counts,
         "bytes-processed": result.bytes_processed,
         "seconds": round(result.seconds, 3),
-    }
-
-
-def push_detail(push: ImagePush) -> dict[str, Any]:
-    return {
-        "account": push.account,
-        "region": push.region,
-        "repository-name": push.repository,
-        "image-digest": push.digest,
-        "image-tag": push.tag,
     }
 
 
