@@ -54,9 +54,9 @@ def extension_path() -> str:
     return path
 
 
-def bind(lib: ctypes.CDLL) -> ctypes.CDLL:
-    """Set the prototypes on ``lib`` (AttributeError when a symbol is missing)."""
-    ref = ctypes.POINTER(ZngStream)
+def bind(lib: ctypes.CDLL, stream: type[ctypes.Structure] = ZngStream) -> ctypes.CDLL:
+    """Set the prototypes on ``lib`` for ``stream`` (AttributeError when a symbol is missing)."""
+    ref = ctypes.POINTER(stream)
     for name in SYMBOLS:
         getattr(lib, name)
     lib.zlibng_version.argtypes = []

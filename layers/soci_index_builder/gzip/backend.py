@@ -74,7 +74,7 @@ def zlib_ng_backend(
     Raises ImportError, OSError, AttributeError or RuntimeError when it cannot be used.
     ``stream`` is the struct to hand it (tests pass a wrong one to see it refused).
     """
-    lib = _zng.bind(ctypes.CDLL(path or _zng.extension_path()))
+    lib = _zng.bind(ctypes.CDLL(path or _zng.extension_path()), stream)
     version: bytes = lib.zlibng_version()
     size = ctypes.sizeof(stream)
     init2 = lib.zng_inflateInit2_
@@ -134,10 +134,13 @@ def self_test(backend: InflateBackend) -> None:
         backend.end(ref)
 
 
-def load_backend() -> InflateBackend:
-    """zlib-ng if usable, else libz (saying why at debug level, once)."""
+def load_backend(
+    path: str | None = None, stream: type[ctypes.Structure] = _zng.ZngStream
+) -> InflateBackend:
+    """zlib-ng if usable, else libz (saying why at debug level, once); arguments as
+    :func:`zlib_ng_backend`'s."""
     try:
-        return zlib_ng_backend()
+        return zlib_ng_backend(path, stream)
     except (ImportError, OSError, AttributeError, RuntimeError) as exc:
         _log.debug("zlib-ng unavailable (%s), inflating with the system libz", exc)
         return libz_backend()
