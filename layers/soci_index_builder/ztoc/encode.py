@@ -110,20 +110,21 @@ _PATTERNS = _PatternCache()
 _XATTR_VT = struct.pack("<4H", 8, 12, 8, 4)  # Xattr's only possible vtable: key @8, value @4
 _XATTR_OBJ = struct.Struct("<iII").pack
 _ZERO4 = bytes(4)
-_Group = tuple[bytes, int, int, int, int, int]
+_Group = tuple[bytes, int, int, int, int]
 #: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
 #: strings' start, bytes after the soffset, size).
 _Single = tuple[Any, bytes, int, bytes, int]
 _SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
 
 
-class _Groups(dict[tuple[str, str, str, str, str], _Group | None]):
-    """(type, linkname, uname, gname, mod_time) -> :func:`_string_group`; None when new."""
+class _Groups(dict[tuple[str, str, str, str], _Group | None]):
+    """(type, linkname, uname, gname) -> :func:`_string_group`; None when new. The mod_time
+    string is written beside the group, not in its key: it may differ for every entry."""
 
-    def __missing__(self, key: tuple[str, str, str, str, str]) -> None:
+    def __missing__(self, key: tuple[str, str, str, str]) -> None:
         return None
 
-    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str, str]) -> _Group:
+    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
         if len(self) >= _MEMO_LIMIT:
             self.clear()
         group = self[key] = _string_group(strs, key)
@@ -184,22 +185,23 @@ def _vector_struct(n: int) -> Any:
     return struct.Struct(f"<{n + 1}I").pack
 
 
-def _string_group(strs: _StrChunks, key: tuple[str, str, str, str, str]) -> _Group:
-    """The contiguous strings type, linkname, uname, gname, mod_time of one entry."""
-    c1, c4, c8, c9, c10 = (strs[s] for s in key)
+def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
+    """The contiguous strings type, linkname, uname, gname of one entry (memory order is
+    gname first), with their ends relative to the type string's start."""
+    c1, c4, c8, c9 = (strs[s] for s in key)
     k1 = len(c1)
     k4 = k1 + len(c4)
     k8 = k4 + len(c8)
-    k9 = k8 + len(c9)
-    return b"".join((c10, c9, c8, c4, c1)), k1, k4, k8, k9, k9 + len(c10)
+    return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
 # Long on purpose (~50 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Offsets of the type..mod_time strings relative to the name string (``k*``) come from a
-    per-encode cache of those five values, which repeat across entries. Chunks go to a batch
+    Offsets of the type..gname strings relative to the name string (``k*``) come from a
+    per-encode cache of those four values, which repeat across entries; mod_time follows
+    them (``k10``). Chunks go to a batch
     joined into one of ``w``'s chunks every ``_BATCH`` entries.
     """
     strs, pats, vtables, groups = _StrChunks(), _PATTERNS, w.vtables, _Groups()
@@ -214,13 +216,16 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
         nb = name.encode("utf-8", "surrogateescape")
         n = len(nb)
         s0 = off + n + 8 - (n & 3)
-        group, k1, k4, k8, k9, k10 = groups[typ, link, uname, gname, mt] or groups.fill(
-            strs, (typ, link, uname, gname, mt)
+        group, k1, k4, k8, k9 = groups[typ, link, uname, gname] or groups.fill(
+            strs, (typ, link, uname, gname)
         )
+        cm = strs[mt]
+        k10 = k9 + len(cm)
         append(tail[n & 3])
         append(nb)
         append(U32(n))
         append(group)
+        append(cm)
         if pax:
             if xvt and len(pax) == 1:  # Xattr vtable already written: one pack
                 record = pax[0]
