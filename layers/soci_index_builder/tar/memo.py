@@ -29,7 +29,7 @@ _K = TypeVar("_K")
 class ScanMemo:
     """The memo tables of one scan (see the module docstring)."""
 
-    __slots__ = ("ids", "minutes", "plans", "results", "seen", "tails")
+    __slots__ = ("ids", "minutes", "plans", "result_hits", "results", "seen", "tails")
 
     def __init__(self) -> None:
         #: Raw mode+uid+gid -> (mode, uid, gid), uid and gid cast to uint32 as soci stores them.
@@ -43,6 +43,7 @@ class ScanMemo:
         self.seen: set[bytes] = set()
         #: PAX payloads read by a plan -> the result (callers never mutate it).
         self.results: dict[bytes, tuple[Pairs, dict[int, Any], None]] = {}
+        self.result_hits = 0
 
 
 def remember(cache: dict[_K, _T], key: _K, value: _T, limit: int = LIMIT) -> _T:

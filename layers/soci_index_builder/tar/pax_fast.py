@@ -40,6 +40,9 @@ Plan = tuple[
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _PLAN_LIMIT = 1024
 _RESULT_LIMIT = 4096
+#: Payloads remembered before any was seen twice; then none, until one is: in a layer where
+#: every payload differs (distinct sub-second mtimes) remembering them is pure cost.
+_RESULT_PROBE = 64
 
 
 def read_pax(
@@ -50,6 +53,7 @@ def read_pax(
     Raises HeaderError for a payload Go refuses."""
     result = memo.results.get(payload)
     if result is not None:
+        memo.result_hits += 1
         return result
     shape = payload.translate(_ZERO_DIGITS)
     texts = memo.minutes
@@ -68,7 +72,9 @@ def read_pax(
             for pos, index in others:
                 overrides[index] = _convert(index, values[pos], texts)
             result = tuple(zip(keys, values, strict=True)), overrides, None
-            return remember(memo.results, payload, result, _RESULT_LIMIT)
+            if memo.result_hits or len(memo.results) < _RESULT_PROBE:
+                remember(memo.results, payload, result, _RESULT_LIMIT)
+            return result
     records = fast_records(payload)
     if records is None:
         raw = parse_records(payload)
