@@ -11,6 +11,7 @@ here; ``backend.py`` checks the library before using it.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 from ctypes import c_char_p, c_int, c_size_t, c_uint32, c_ulong, c_void_p
 
 #: The ``zng_*`` functions the engine calls; a library lacking one is not used.
@@ -47,11 +48,15 @@ class ZngStream(ctypes.Structure):
 
 
 def extension_path() -> str:
-    """Path of the ``zlib_ng`` extension module (ImportError when the package is absent)."""
-    from zlib_ng import zlib_ng
+    """Path of the ``zlib_ng`` extension module (ImportError when the package is absent).
 
-    path: str = zlib_ng.__file__
-    return path
+    Only the file is wanted: the engine depends on no third-party Python code, so the module
+    is located, not imported by name here.
+    """
+    spec = importlib.util.find_spec("zlib_ng.zlib_ng")
+    if spec is None or not spec.origin:
+        raise ImportError("the zlib_ng extension module is not installed")
+    return spec.origin
 
 
 def bind(lib: ctypes.CDLL, stream: type[ctypes.Structure] = ZngStream) -> ctypes.CDLL:
