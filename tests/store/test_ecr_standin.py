@@ -10,6 +10,7 @@ from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import RegistryError
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.store.remote.repository import RemoteRepository
+from soci_index_builder.store.remote.retry import RetryPolicy
 from soci_index_builder.streams import copy_stream
 from tests.fixtures.ecr import EcrStandIn
 
@@ -82,7 +83,7 @@ def test_immutable_tags_refuse_overwrites_but_not_exclusions(ecr: EcrStandIn) ->
 
 
 def test_throttled_manifest_puts_answer_429(ecr: EcrStandIn) -> None:
-    repo = ecr.repository("standin/throttle", max_attempts=1)
+    repo = ecr.repository("standin/throttle", retry_policy=RetryPolicy(throttle_attempts=1))
     ecr.behaviours.throttle_manifest_puts = 1
     with pytest.raises(RegistryError) as caught:
         _push_image(repo, "v1")
