@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError, InvalidReferenceError
 from ..oci.model import Platform
-from ..soci.model import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings
+from ..soci.settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, SettingError
 from ..store.base import Repository
 from ..ztoc.model import DEFAULT_SPAN_SIZE
 
@@ -141,21 +141,28 @@ def open_reference(
     return client.repository(ref.repository), ref.manifest_reference, source_tag
 
 
+#: Settings fields whose flag is not ``--<field with dashes>``.
+_FLAGS = {"max_workers": "--workers", "platforms": "--platform"}
+
+
 def _settings(args: argparse.Namespace) -> IndexSettings:
+    """The settings model checks every value; its refusal names the flag the user typed."""
     platforms = tuple(str(Platform.parse(p)) for p in args.platform)
-    if args.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    return IndexSettings(
-        span_size=args.span_size,
-        min_layer_size=args.min_layer_size,
-        index_version=args.index_version,
-        tag_suffix=args.tag_suffix,
-        platforms=platforms,
-        recompress_zstd=args.recompress_zstd,
-        replace_tag=args.replace_tag,
-        max_workers=args.workers,
-        dry_run=args.dry_run,
-    )
+    try:
+        return IndexSettings(
+            span_size=args.span_size,
+            min_layer_size=args.min_layer_size,
+            index_version=args.index_version,
+            tag_suffix=args.tag_suffix,
+            platforms=platforms,
+            recompress_zstd=args.recompress_zstd,
+            replace_tag=args.replace_tag,
+            max_workers=args.workers,
+            dry_run=args.dry_run,
+        )
+    except SettingError as exc:
+        flag = _FLAGS.get(exc.key, "--" + exc.key.replace("_", "-"))
+        raise ConfigError(f"{flag} {exc.problem}") from None
 
 
 def _print_result(result: Any, as_json: bool) -> None:

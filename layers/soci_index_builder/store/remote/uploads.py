@@ -13,7 +13,9 @@ from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
+from ...digest import hash_digest
 from ...errors import RegistryError
+from ...streams import fill
 
 if TYPE_CHECKING:
     from ...streams import Readable
@@ -85,7 +87,7 @@ def push_stream(
             break
         if len(buffer) != (size := part_size(index, client.chunk_size)):
             buffer = bytearray(size)
-    digest = "sha256:" + hasher.hexdigest()
+    digest = hash_digest(hasher)
     client.request(
         "PUT",
         with_digest(location, digest),
@@ -152,9 +154,5 @@ def _location(header: str | None, base: str, what: str) -> str:
 
 def _fill(source: Readable, buffer: bytearray) -> int:
     """Fill ``buffer`` from ``source``; fewer bytes only at end of stream."""
-    view = memoryview(buffer)
-    got = 0
-    while got < len(buffer) and (n := source.readinto(view[got:])):
-        got += n
-    del view
-    return got
+    with memoryview(buffer) as view:
+        return fill(source, view)
