@@ -30,7 +30,7 @@ def registry_endpoint(account: str, region: str) -> tuple[str, bool]:
     """
     override = os.environ.get(ENV_REGISTRY_ENDPOINT, "").strip()
     if not override:
-        from soci_index_builder.store.remote.ecr import ecr_registry_host
+        from soci_index_builder.store.remote.ecr_hosts import ecr_registry_host
 
         return ecr_registry_host(account, region), False
     scheme, sep, host = override.partition("://")
@@ -45,11 +45,12 @@ def registry_endpoint(account: str, region: str) -> tuple[str, bool]:
 
 
 def ecr_client(host: str, plain_http: bool) -> RegistryClient:
-    """A client that authenticates with ECR tokens from the function's role."""
+    """A client with the keychain's credentials: ECR tokens from the function's role for ECR
+    hosts (every form), auth files (``REGISTRY_AUTH_FILE``) for a non-ECR REGISTRY_ENDPOINT."""
     from soci_index_builder.store.remote.client import RegistryClient
-    from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
+    from soci_index_builder.store.remote.keychain import Keychain
 
-    return RegistryClient(host, credentials=EcrCredentialsProvider(), plain_http=plain_http)
+    return RegistryClient(host, credentials=Keychain(), plain_http=plain_http)
 
 
 class Registries:

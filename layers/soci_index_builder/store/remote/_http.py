@@ -63,7 +63,10 @@ class Body:
     def readinto(self, buffer: bytearray | memoryview) -> int:
         check_deadline(self._deadline, self._what)
         try:
-            data = self._response.read(len(buffer), decode_content=False)
+            if self._deadline is None:
+                data = self._response.read(len(buffer), decode_content=False)
+            else:  # what one receive brings: read() would wait for all of a dripped buffer
+                data = self._response.read1(len(buffer), decode_content=False)
         except HTTPError as exc:
             raise stream_error(exc, self._what) from exc
         n = len(data)
@@ -176,13 +179,14 @@ def read_capped(
     limit: int,
     what: str,
     error: Callable[[str], Exception] = ManifestError,
+    deadline: float | None = None,
 ) -> bytes:
     """The whole body if it is at most ``limit`` bytes, else ``error`` (checked before reading)."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limit:
         finish_response(response, drained=False)
         raise error(f"{what}: {length} bytes is over the {limit}-byte limit")
-    body = Body(response, what)
+    body = Body(response, what, deadline)
     try:
         data = body.read_upto(limit + 1)  # shorter means EOF was reached: connection reusable
     finally:
@@ -226,9 +230,8 @@ def pages(
         response = client.request(
             "GET", url, scopes=scopes, headers=headers, stream=True, what=what
         )
-        yield parse_json(
-            read_capped(response, MAX_PAGE_SIZE, what, RegistryError), what, RegistryError
-        )
+        raw = read_capped(response, MAX_PAGE_SIZE, what, RegistryError, client.deadline)
+        yield parse_json(raw, what, RegistryError)
         match = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
         url = urljoin(url, match.group(1)) if match else None
 

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     import urllib3
 
 T = TypeVar("T")
-#: Statuses after which the same request is sent once more with fresh credentials.
+#: Statuses after which the same request is sent again with (fresh) credentials.
 _REJECTED = (401, 403)
+#: Anonymous, then with credentials, then with credentials fetched again: at most.
+_MAX_SENDS = 3
 
 
 class RegistryClient:
@@ -134,31 +136,32 @@ class RegistryClient:
         headers: Mapping[str, str] | None,
         body: bytes | None,
     ) -> urllib3.BaseHTTPResponse:
-        """One exchange; a rejection by the registry itself is answered once, fresh credentials.
+        """One exchange, sent again when the registry itself rejects it and that can help.
 
-        A 401 teaches the scheme (or says a Bearer token or Basic credentials went stale); a 403
-        after credentials were sent is how ECR says "token expired". Either way the credentials
-        are fetched again once and the request is sent once more. A 401 from any other origin
-        (a redirect target) is returned as is: its challenge never gets our credentials.
+        A 401 to an anonymous request teaches the scheme (``WWW-Authenticate``). A 401 or 403
+        to a request with credentials (ECR's 403 DENIED "token expired", a stale Bearer token)
+        has them fetched again, once, and the request sent once more. A 401 from any other
+        origin (a redirect target) is returned as is: its challenge never gets credentials.
         """
         registry = origin(url) == self._origin
         sent = self._auth.headers(scopes) if registry else {}
-        exchange = self.transport.send(
-            method, url, headers={**(headers or {}), **sent}, body=body, deadline=self.deadline
-        )
-        response = exchange.response
-        if (
-            registry
-            and response.status in _REJECTED
-            and origin(exchange.url) == self._origin
-            and self._auth.on_rejection(
-                response.status, response.headers.get("WWW-Authenticate"), scopes, bool(sent)
-            )
-        ):
-            _http.discard(response)
-            fresh = self._auth.headers(scopes)
+        renewed = False
+        for _ in range(_MAX_SENDS):
             exchange = self.transport.send(
-                method, url, headers={**(headers or {}), **fresh}, body=body, deadline=self.deadline
+                method, url, headers={**(headers or {}), **sent}, body=body, deadline=self.deadline
             )
             response = exchange.response
+            if not (
+                registry
+                and response.status in _REJECTED
+                and origin(exchange.url) == self._origin
+                and not (sent and renewed)
+                and self._auth.on_rejection(
+                    response.status, response.headers.get("WWW-Authenticate"), scopes, bool(sent)
+                )
+            ):
+                break
+            renewed = renewed or bool(sent)
+            _http.discard(response)
+            sent = self._auth.headers(scopes)
         return response

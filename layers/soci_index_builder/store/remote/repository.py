@@ -63,7 +63,9 @@ class RemoteRepository:
             stream=True,
             what=what,
         )
-        raw = _http.read_capped(response, MAX_MANIFEST_SIZE, what, ManifestError)
+        raw = _http.read_capped(
+            response, MAX_MANIFEST_SIZE, what, ManifestError, self.client.deadline
+        )
         digest = sha256_digest(raw)
         header = response.headers.get("Docker-Content-Digest", "")
         expected = reference if reference.startswith("sha256:") else header
