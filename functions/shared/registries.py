@@ -61,12 +61,19 @@ class Registries:
         self._clients: dict[tuple[str, bool], RegistryClient] = {}
         self._lock = threading.Lock()
 
-    def repository(self, account: str, region: str, name: str) -> Repository:
-        """The repository ``name`` of the registry the event came from."""
+    def repository(
+        self, account: str, region: str, name: str, *, deadline: float | None = None
+    ) -> Repository:
+        """The repository ``name`` of the registry the event came from.
+
+        ``deadline`` (``time.monotonic()``) bounds the client's requests, retries and transfers
+        from now on: the invocation's remaining time (one invocation at a time per container).
+        """
         endpoint = registry_endpoint(account, region)
         with self._lock:
             client = self._clients.get(endpoint)
             if client is None:
                 client = self._clients[endpoint] = self._make_client(*endpoint)
+            client.deadline = deadline
         repository: Repository = client.repository(name)
         return repository
