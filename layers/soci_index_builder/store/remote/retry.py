@@ -4,7 +4,8 @@ Every retry of the client goes through :meth:`RetryPolicy.run`, around one reque
 one compound operation (a monolithic upload's POST + PUT), never both: no nested loops.
 A retry happens only while both budgets last: attempts (more for throttling, which ECR's low
 shared PutImage quota makes routine, than for failures) and the caller's deadline. Waits are
-full-jitter exponential backoff, or the server's ``Retry-After`` (capped). See ``docs/ecr.md``.
+full-jitter exponential backoff, or the server's ``Retry-After`` (capped). See
+``docs/credentials.md`` "Retries, deadlines and uploads".
 """
 
 from __future__ import annotations

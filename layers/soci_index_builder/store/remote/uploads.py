@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 PART_SIZE = 10 << 20
 #: Parts from this one on are twice :data:`PART_SIZE`: 3,000 x 10 MiB + 1,200 x 20 MiB =
 #: 54,000 MiB, so a layer up to ECR's 52,000 MiB limit fits in 4,200 parts. Only layers over
-#: 30,000 MiB get such parts (see docs/ecr.md on part sizes).
+#: 30,000 MiB get such parts (docs/credentials.md "Retries, deadlines and uploads").
 GROWTH_PART = 3000
 _OCTET_STREAM = "application/octet-stream"
 
