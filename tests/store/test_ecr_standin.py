@@ -136,3 +136,19 @@ def test_expired_token_answers_403_denied(ecr: EcrStandIn) -> None:
     assert "expired" in str(caught.value)
     ecr.behaviours.expire_tokens = 0
     assert repo.resolve("v1") is not None
+
+
+def test_reset_download_resumes_with_range_at_s3(ecr: EcrStandIn) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    repo = ecr.repository("standin/resume")
+    digest = sha256_digest(data)
+    repo.push_blob(digest, data)
+    ecr.requests.clear()
+    ecr.behaviours.reset_s3_downloads = 1
+    sink = io.BytesIO()
+    with repo.open_blob(digest, len(data)) as reader:
+        copy_stream(reader, sink)
+    assert sink.getvalue() == data
+    downloads = ecr.s3_downloads()
+    assert [r.headers.get("range") for r in downloads] == [None, f"bytes={len(data) // 2}-"]
+    assert all(r.authorization is None for r in downloads)

@@ -200,3 +200,20 @@ def test_lambda_registry_endpoint_gets_keychain_credentials(
     repo = Registries().repository("123456789012", "eu-west-1", "team/app")
     assert repo.resolve("1.0") is None  # authenticated: a 404, not a 401
     assert server.requests[-1].headers["authorization"] == "Basic " + _auth("lambda", SECRET)
+
+
+def test_lambda_deadline_reaches_the_client(
+    fake_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from functions.shared.registries import Registries
+    from soci_index_builder.errors import DeadlineExceededError
+
+    server = fake_server(lambda r: FakeResponse(503, {"Retry-After": "5"}))
+    monkeypatch.setenv("REGISTRY_ENDPOINT", f"http://{server.host}")
+    registries = Registries()
+    late = registries.repository("123456789012", "eu-west-1", "app", deadline=time.monotonic() + 1)
+    with pytest.raises(DeadlineExceededError):
+        late.resolve("1.0")
+    assert len(server.requests) == 1  # Retry-After: 5 would cross the deadline: no waiting
