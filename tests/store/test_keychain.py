@@ -217,3 +217,13 @@ def test_lambda_deadline_reaches_the_client(
     with pytest.raises(DeadlineExceededError):
         late.resolve("1.0")
     assert len(server.requests) == 1  # Retry-After: 5 would cross the deadline: no waiting
+
+
+def test_ecr_without_boto3_says_what_to_install() -> None:
+    from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
+
+    def factory(region: str) -> object:
+        raise ModuleNotFoundError("No module named 'boto3'")
+
+    with pytest.raises(RegistryError, match=r"soci-index-builder\[aws\]"):
+        Keychain(ecr=EcrCredentialsProvider(client_factory=factory))(ECR)

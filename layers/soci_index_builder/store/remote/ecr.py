@@ -74,7 +74,14 @@ class EcrCredentialsProvider:
     def _fetch(self, region: str) -> tuple[Credentials, float]:
         """Call GetAuthorizationToken and decode ``base64("AWS:<password>")``."""
         try:
-            response = self._client_factory(region).get_authorization_token()
+            client = self._client_factory(region)
+        except ImportError:
+            raise RegistryError(
+                f"ECR {region}: credentials need boto3 (pip install 'soci-index-builder[aws]'),"
+                " or use --credentials config after docker login"
+            ) from None
+        try:
+            response = client.get_authorization_token()
             data = response["authorizationData"][0]
             user, sep, password = (
                 base64.b64decode(data["authorizationToken"]).decode().partition(":")
