@@ -2,10 +2,10 @@
 
 Every retry of the client goes through :meth:`RetryPolicy.run`, around one request or around
 one compound operation (a monolithic upload's POST + PUT), never both: no nested loops.
-A retry happens only while both budgets last: attempts (more for throttling, which ECR's low
-shared PutImage quota makes routine, than for failures) and the caller's deadline. Waits are
-full-jitter exponential backoff, or the server's ``Retry-After`` (capped). See
-``docs/credentials.md`` "Retries, deadlines and uploads".
+A retry happens only while both budgets last: attempts (more for a busy registry, throttling
+that ECR's low shared PutImage quota makes routine, than for failures) and the caller's
+deadline. Waits are full-jitter exponential backoff, or the server's ``Retry-After`` (capped).
+See ``docs/credentials.md`` "Retries, deadlines and uploads".
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ...errors import DeadlineExceededError, RegistryError
-from .errors import ConnectError
+from .errors import MANIFEST_PUSH_RACE_CODES, ConnectError
 
 T = TypeVar("T")
 
 #: Tries per request or operation on failures (5xx, timeouts, resets), the first included.
 MAX_ATTEMPTS = 5
-#: Tries while the registry throttles (429 / TOOMANYREQUESTS): ECR's PutImage quota is shared
-#: with every CI push of the account, so a burst of 429s is ridden out, within the deadline.
+#: Tries while the registry is busy (429 / TOOMANYREQUESTS, manifest push races): ECR's PutImage
+#: quota is shared with every CI push of the account, so a burst of 429s is ridden out, within
+#: the deadline.
 THROTTLE_ATTEMPTS = 12
 #: First backoff ceiling in seconds; doubles per attempt up to :data:`MAX_BACKOFF`.
 BACKOFF_BASE = 0.5
@@ -33,8 +34,11 @@ MAX_BACKOFF = 20.0
 THROTTLE_CODES = frozenset({"TOOMANYREQUESTS"})
 
 
-def is_throttled(exc: RegistryError) -> bool:
-    return exc.status == 429 or exc.code in THROTTLE_CODES
+def is_busy(exc: RegistryError) -> bool:
+    """Answers meaning "busy, try later", which get the longer budget: throttling, and the race
+    answers of concurrent pushes of one manifest when the request marked them transient."""
+    race = exc.transient and exc.code in MANIFEST_PUSH_RACE_CODES
+    return exc.status == 429 or exc.code in THROTTLE_CODES or race
 
 
 def remaining(deadline: float | None) -> float | None:
@@ -92,20 +96,20 @@ class RetryPolicy:
                 return operation()
             except RegistryError as exc:
                 unsent = isinstance(exc, ConnectError)
-                if not (is_throttled(exc) or (exc.transient and (idempotent or unsent))):
+                if not (is_busy(exc) or (exc.transient and (idempotent or unsent))):
                     raise
-                if is_throttled(exc):
+                if is_busy(exc):
                     throttles += 1
                 else:
                     failures += 1
-                self.wait(throttles if is_throttled(exc) else failures, exc, deadline, what)
+                self.wait(throttles if is_busy(exc) else failures, exc, deadline, what)
 
     def wait(self, attempt: int, exc: RegistryError, deadline: float | None, what: str) -> None:
         """Sleep before try ``attempt + 1`` after ``exc``, or raise when a budget is spent.
 
         ``attempt`` counts the failed tries of ``exc``'s kind (throttling or failure) so far.
         """
-        budget = self.throttle_attempts if is_throttled(exc) else self.max_attempts
+        budget = self.throttle_attempts if is_busy(exc) else self.max_attempts
         if attempt >= budget:
             raise exc
         pause = self.delay(attempt, exc.retry_after)
