@@ -52,6 +52,11 @@ class SkipReason(StrEnum):
     NOT_INCLUDED = "not-included"
     NOTHING_TO_INDEX = "nothing-to-index"
     UP_TO_DATE = "up-to-date"
+    #: fleet listings (docs/fleet.md): archived ECR images cannot be pulled; signatures,
+    #: referrers tags and other artifacts are not images.
+    ARCHIVED = "archived"
+    NOT_AN_IMAGE = "not-an-image"
+    INVALID_NAME = "invalid-name"
 
 
 class UnsupportedLayerError(SociError):

@@ -1,0 +1,245 @@
+"""Which manifests are orphaned outputs, and which of them have been idle long enough to go.
+
+docs/fleet.md section 3. An orphan is a manifest the builder made that no longer serves an
+existing source tag: an output index whose source tag moved (untagged now) or was deleted (only
+its ``<x><suffix>`` tag is left), the SOCI index manifests and rewritten image manifests only
+such indexes reference, and v1 referrers (with their ``sha256-<hex>`` fallback tag) of a
+deleted subject. "Made by the builder" is proven from content, never assumed from a name: an
+image index counts only when it lists SOCI index descriptors and every one of those index
+manifests carries our build-tool annotation.
+
+Safety rules, each checked here: anything reachable from a remaining tag is kept (the live
+indexes are read to know what they reference); anything unreadable or not provably ours is
+kept; a group (index + its SOCI indexes + rewritten manifests) goes only when all of it has
+been idle for the grace period, measured from the last recorded pull, else from the push.
+Listings without times (plain registries) prune only with a zero grace period.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from ..errors import ManifestError, SociError
+from ..oci import mediatypes
+from ..oci.model import ImageIndex
+from ..soci.constants import ANNOTATION_IMAGE_MANIFEST_DIGEST, ANNOTATION_INDEX_DIGEST
+from ..soci.convert import is_soci_descriptor
+from ..soci.index import SociIndex, parse_soci_index
+from ..store.base import Repository
+from .model import ACTIVE, ImageRecord
+from .select import DIGEST_TAG_RE
+
+Kind = Literal["output-index", "referrers-index", "soci-index", "image-manifest"]
+#: Nested indexes are followed this deep when collecting what live tags reference.
+MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """One manifest to delete; ``root`` is the digest of the group it belongs to."""
+
+    repository: str
+    digest: str
+    kind: Kind
+    root: str
+    tags: tuple[str, ...] = ()
+    idle_since: datetime | None = None
+
+
+@dataclass
+class PrunePlan:
+    """What pruning one repository would delete (roots first) and why the rest stays."""
+
+    repository: str
+    delete: list[Orphan] = field(default_factory=list)
+    kept: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PrunePolicy:
+    """The operator's choice: our build-tool identifier, the tag suffix, the grace period."""
+
+    suffix: str
+    build_tool: str
+    prune_after: timedelta
+    now: datetime
+
+
+def dangling_output(tag: str, tags: set[str], suffix: str) -> bool:
+    """``<x><suffix>`` whose source tag ``<x>`` no longer exists."""
+    return tag.endswith(suffix) and len(tag) > len(suffix) and tag[: -len(suffix)] not in tags
+
+
+def idle_since(records: Iterable[ImageRecord | None]) -> datetime | None:
+    """The latest pull (else push) of a group; None when the listing has no times."""
+    times = [
+        r.last_pulled or r.pushed_at
+        for r in records
+        if r is not None and (r.last_pulled or r.pushed_at)
+    ]
+    return max(times) if times else None  # type: ignore[type-var]
+
+
+def plan_prune(repo: Repository, records: list[ImageRecord], policy: PrunePolicy) -> PrunePlan:
+    """Decide, reading manifests through ``repo``; nothing is deleted here."""
+    plan = PrunePlan(records[0].repository if records else repo.name)
+    tags = {tag for record in records for tag in record.tags}
+    live, candidates = [], []
+    for record in records:
+        if any(_is_live(repo, tag, tags, policy.suffix) for tag in record.tags):
+            live.append(record)
+        elif record.status == ACTIVE and _may_be_ours(record):
+            candidates.append(record)
+    candidates = [c for c in candidates if _old_enough(c, policy, plan)]
+    if not candidates:
+        return plan
+    try:
+        keep = _referenced(repo, live)
+    except SociError as exc:
+        plan.notes.append(f"{plan.repository}: cannot read a live index ({exc}); nothing pruned")
+        plan.kept["unreadable"] += len(candidates)
+        return plan
+    by_digest = {record.digest: record for record in records}
+    for candidate in candidates:
+        if candidate.digest in keep:
+            plan.kept["referenced"] += 1
+            continue
+        try:
+            group = _group(repo, candidate, policy, keep)
+        except SociError as exc:
+            plan.notes.append(f"{plan.repository}@{candidate.digest}: unreadable ({exc}); kept")
+            plan.kept["unreadable"] += 1
+            continue
+        if isinstance(group, str):
+            plan.kept[group] += 1
+            continue
+        since = idle_since(by_digest.get(o.digest) for o in group)
+        if policy.prune_after and not _idle(since, policy):
+            plan.kept["recently-used" if since else "no-times"] += 1
+            continue
+        plan.delete.extend(_with_time(o, since) for o in group)
+    return plan
+
+
+def _with_time(orphan: Orphan, since: datetime | None) -> Orphan:
+    return Orphan(orphan.repository, orphan.digest, orphan.kind, orphan.root, orphan.tags, since)
+
+
+def _idle(since: datetime | None, policy: PrunePolicy) -> bool:
+    return since is not None and policy.now - since >= policy.prune_after
+
+
+def _old_enough(record: ImageRecord, policy: PrunePolicy, plan: PrunePlan) -> bool:
+    """Cheap pre-check from the listing alone, so recently used roots are never even read."""
+    since = idle_since([record])
+    if policy.prune_after and since is not None and not _idle(since, policy):
+        plan.kept["recently-used"] += 1
+        return False
+    return True
+
+
+def _is_live(repo: Repository, tag: str, tags: set[str], suffix: str) -> bool:
+    """A tag keeps its manifest unless it is a dangling output or a dead fallback tag."""
+    if dangling_output(tag, tags, suffix):
+        return False
+    match = DIGEST_TAG_RE.fullmatch(tag)
+    if match and tag == f"sha256-{match['hex']}":  # referrers fallback tag, not cosign's .sig
+        return repo.resolve(f"sha256:{match['hex']}") is not None
+    return True
+
+
+def _may_be_ours(record: ImageRecord) -> bool:
+    """Only indexes and SOCI index manifests can be roots (checked again from content)."""
+    media_type = record.manifest_media_type
+    return (
+        media_type is None
+        or mediatypes.is_index(media_type)
+        or record.artifact_media_type in (mediatypes.SOCI_INDEX_V1, mediatypes.SOCI_INDEX_V2)
+    )
+
+
+def _referenced(repo: Repository, live: list[ImageRecord]) -> set[str]:
+    """Every digest a live tag reaches: the tagged manifests and their index children."""
+    keep = {record.digest for record in live}
+    pending = [
+        (record.digest, 0)
+        for record in live
+        if record.manifest_media_type is None or mediatypes.is_index(record.manifest_media_type)
+    ]
+    while pending:
+        digest, depth = pending.pop()
+        raw = repo.fetch_manifest(digest)
+        if not mediatypes.is_index(raw.media_type):
+            continue
+        if depth >= MAX_DEPTH:
+            raise ManifestError(f"index {digest} nests deeper than {MAX_DEPTH}")
+        for child in ImageIndex.from_json(raw.raw).manifests:
+            if child.digest not in keep:
+                keep.add(child.digest)
+                if mediatypes.is_index(child.media_type):
+                    pending.append((child.digest, depth + 1))
+    return keep
+
+
+def _group(
+    repo: Repository, root: ImageRecord, policy: PrunePolicy, keep: set[str]
+) -> list[Orphan] | str:
+    """The orphan group rooted at ``root``, or why it is kept (``not-ours``, ``live-subject``)."""
+    raw = repo.fetch_manifest(root.digest)
+    name = root.repository
+    if mediatypes.is_index(raw.media_type):
+        index = ImageIndex.from_json(raw.raw)
+        if any(DIGEST_TAG_RE.fullmatch(tag) for tag in root.tags):
+            return _referrers_group(repo, root, index, policy, keep)
+        socis = [d for d in index.manifests if is_soci_descriptor(d)]
+        if not socis or not all(_ours(repo, d.digest, policy) for d in socis):
+            return "not-ours"
+        bound = {d.digest for d in socis}
+        rewritten = [
+            d.digest
+            for d in index.manifests
+            if (d.annotations or {}).get(ANNOTATION_INDEX_DIGEST) in bound and d.digest not in keep
+        ]
+        children = [Orphan(name, d, "image-manifest", root.digest) for d in rewritten]
+        children += [
+            Orphan(name, d.digest, "soci-index", root.digest)
+            for d in socis
+            if d.digest not in keep
+            and (d.annotations or {}).get(ANNOTATION_IMAGE_MANIFEST_DIGEST) not in keep
+        ]
+        return [Orphan(name, root.digest, "output-index", root.digest, root.tags), *children]
+    soci = _soci_index(raw.raw)
+    if soci is None or soci.build_tool_identifier != policy.build_tool:
+        return "not-ours"
+    if soci.subject is not None and repo.resolve(soci.subject.digest) is not None:
+        return "live-subject"
+    return [Orphan(name, root.digest, "soci-index", root.digest, root.tags)]
+
+
+def _referrers_group(
+    repo: Repository, root: ImageRecord, index: ImageIndex, policy: PrunePolicy, keep: set[str]
+) -> list[Orphan] | str:
+    """A fallback tag index of a deleted subject: ours only if it lists only our v1 indexes."""
+    listed = [d.digest for d in index.manifests]
+    if not listed or not all(_ours(repo, digest, policy) for digest in listed):
+        return "not-ours"
+    name = root.repository
+    children = [Orphan(name, d, "soci-index", root.digest) for d in listed if d not in keep]
+    return [Orphan(name, root.digest, "referrers-index", root.digest, root.tags), *children]
+
+
+def _ours(repo: Repository, digest: str, policy: PrunePolicy) -> bool:
+    soci = _soci_index(repo.fetch_manifest(digest).raw)
+    return soci is not None and soci.build_tool_identifier == policy.build_tool
+
+
+def _soci_index(raw: bytes) -> SociIndex | None:
+    try:
+        return parse_soci_index(raw)
+    except ManifestError:
+        return None
