@@ -95,25 +95,51 @@ def plan_prune(repo: Repository, records: list[ImageRecord], policy: PrunePolicy
             live.append(record)
         elif record.status == ACTIVE and _may_be_ours(record):
             candidates.append(record)
-    candidates = [c for c in candidates if _old_enough(c, policy, plan)]
+    recent = [c for c in candidates if not _old_enough(c, policy)]
+    if recent:
+        plan.kept["recently-used"] += len(recent)
+    candidates = [c for c in candidates if c not in recent]
     if not candidates:
         return plan
-    try:
-        keep = _referenced(repo, live)
+    try:  # what a recently used orphan references stays with it
+        keep = _referenced(repo, live + recent)
     except SociError as exc:
         plan.notes.append(f"{plan.repository}: cannot read a live index ({exc}); nothing pruned")
         plan.kept["unreadable"] += len(candidates)
         return plan
-    by_digest = {record.digest: record for record in records}
+    # Indexes first: a SOCI index manifest any index still lists is judged with that index.
+    candidates.sort(key=lambda c: not _indexlike(c))
+    doomed = _judge(repo, candidates, {r.digest: r for r in records}, policy, keep, plan)
+    seen: set[str] = set()
+    for group in doomed:  # a member another (kept) group still uses stays
+        for orphan in group:
+            if orphan.digest not in keep and orphan.digest not in seen:
+                seen.add(orphan.digest)
+                plan.delete.append(orphan)
+    return plan
+
+
+def _judge(
+    repo: Repository,
+    candidates: list[ImageRecord],
+    by_digest: dict[str, ImageRecord],
+    policy: PrunePolicy,
+    keep: set[str],
+    plan: PrunePlan,
+) -> list[list[Orphan]]:
+    """The groups that may go; kept groups add their members to ``keep``."""
+    doubt = False
+    doomed: list[list[Orphan]] = []
     for candidate in candidates:
-        if candidate.digest in keep:
-            plan.kept["referenced"] += 1
+        if candidate.digest in keep or (doubt and not _indexlike(candidate)):
+            plan.kept["referenced" if candidate.digest in keep else "unreadable"] += 1
             continue
         try:
             group = _group(repo, candidate, policy, keep)
         except SociError as exc:
             plan.notes.append(f"{plan.repository}@{candidate.digest}: unreadable ({exc}); kept")
             plan.kept["unreadable"] += 1
+            doubt = True  # its children are unknown: no stand-alone SOCI index goes either
             continue
         if isinstance(group, str):
             plan.kept[group] += 1
@@ -121,9 +147,10 @@ def plan_prune(repo: Repository, records: list[ImageRecord], policy: PrunePolicy
         since = idle_since(by_digest.get(o.digest) for o in group)
         if policy.prune_after and not _idle(since, policy):
             plan.kept["recently-used" if since else "no-times"] += 1
+            keep.update(o.digest for o in group)
             continue
-        plan.delete.extend(_with_time(o, since) for o in group)
-    return plan
+        doomed.append([_with_time(o, since) for o in group])
+    return doomed
 
 
 def _with_time(orphan: Orphan, since: datetime | None) -> Orphan:
@@ -134,13 +161,10 @@ def _idle(since: datetime | None, policy: PrunePolicy) -> bool:
     return since is not None and policy.now - since >= policy.prune_after
 
 
-def _old_enough(record: ImageRecord, policy: PrunePolicy, plan: PrunePlan) -> bool:
+def _old_enough(record: ImageRecord, policy: PrunePolicy) -> bool:
     """Cheap pre-check from the listing alone, so recently used roots are never even read."""
     since = idle_since([record])
-    if policy.prune_after and since is not None and not _idle(since, policy):
-        plan.kept["recently-used"] += 1
-        return False
-    return True
+    return not policy.prune_after or since is None or _idle(since, policy)
 
 
 def _is_live(repo: Repository, tag: str, tags: set[str], suffix: str) -> bool:
@@ -163,14 +187,14 @@ def _may_be_ours(record: ImageRecord) -> bool:
     )
 
 
+def _indexlike(record: ImageRecord) -> bool:
+    return record.manifest_media_type is None or mediatypes.is_index(record.manifest_media_type)
+
+
 def _referenced(repo: Repository, live: list[ImageRecord]) -> set[str]:
     """Every digest a live tag reaches: the tagged manifests and their index children."""
     keep = {record.digest for record in live}
-    pending = [
-        (record.digest, 0)
-        for record in live
-        if record.manifest_media_type is None or mediatypes.is_index(record.manifest_media_type)
-    ]
+    pending = [(record.digest, 0) for record in live if _indexlike(record)]
     while pending:
         digest, depth = pending.pop()
         raw = repo.fetch_manifest(digest)
@@ -198,6 +222,7 @@ def _group(
             return _referrers_group(repo, root, index, policy, keep)
         socis = [d for d in index.manifests if is_soci_descriptor(d)]
         if not socis or not all(_ours(repo, d.digest, policy) for d in socis):
+            keep.update(d.digest for d in index.manifests)
             return "not-ours"
         bound = {d.digest for d in socis}
         rewritten = [
@@ -227,6 +252,7 @@ def _referrers_group(
     """A fallback tag index of a deleted subject: ours only if it lists only our v1 indexes."""
     listed = [d.digest for d in index.manifests]
     if not listed or not all(_ours(repo, digest, policy) for digest in listed):
+        keep.update(listed)
         return "not-ours"
     name = root.repository
     children = [Orphan(name, d, "soci-index", root.digest) for d in listed if d not in keep]
