@@ -19,6 +19,8 @@ from soci_index_builder.errors import InvalidReferenceError
 from soci_index_builder.oci.reference import validate_repository, validate_tag
 
 ECR_SOURCE = "aws.ecr"
+#: The reconciler's synthetic pushes (docs/fleet.md): same shape, their own source.
+RECONCILER_SOURCE = "soci-index-builder.reconciler"
 IMAGE_ACTION = "ECR Image Action"
 #: Artifact types of the manifests this builder pushes (v1 index manifest, v2 index manifest).
 SOCI_ARTIFACT_TYPES = frozenset(
@@ -89,7 +91,8 @@ def parse_push(body: Any) -> ImagePush:
         raise body
     if not isinstance(body, Mapping):
         raise InvalidEventError(f"event is a {type(body).__name__}, not an object")
-    _expect(body, "source", ECR_SOURCE)
+    if body.get("source") != RECONCILER_SOURCE:
+        _expect(body, "source", ECR_SOURCE)
     _expect(body, "detail-type", IMAGE_ACTION)
     detail = body.get("detail")
     if not isinstance(detail, Mapping):

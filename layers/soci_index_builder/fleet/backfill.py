@@ -14,12 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from ..errors import NotFoundError, SociError
+from ..errors import SociError
 from ..soci.build import build_image_index
 from ..soci.model import BuildResult, IndexSettings
 from ..store.base import Repository
 from .model import Lister
 from .orphans import PrunePlan, PrunePolicy, plan_prune
+from .prune import apply_prune
 from .select import RepositoryPlan, Selector, Work, plan_repository
 
 #: Deletes one manifest ``(repository name, repository, digest)``; raises SociError on failure.
@@ -168,19 +169,9 @@ def _prune(
             f"{plan.kept['no-times']} orphan(s) kept (prune them with --prune-after 0)"
         )
     row.would_prune = len(plan.delete)
-    for orphan in plan.delete:
-        what = f"{plan.repository}@{orphan.digest} ({orphan.kind}"
-        what += f", tags {','.join(orphan.tags)})" if orphan.tags else ")"
-        if options.dry_run:
-            log(f"would prune {what}")
-            continue
-        try:
-            delete(plan.repository, repo, orphan.digest)
-        except NotFoundError:
-            log(f"already gone {what}")
-            continue
-        except SociError as exc:
-            report.fail(f"pruning {what}: {exc}; the rest of its group is kept", log)
-            return
-        report.pruned += 1
-        log(f"pruned {what}")
+    outcome = apply_prune(
+        plan, lambda digest: delete(plan.repository, repo, digest), options.dry_run, log
+    )
+    report.pruned += outcome.pruned
+    for failure in outcome.failures:
+        report.fail(failure, log)

@@ -1,0 +1,135 @@
+"""Lambda entry point of the reconciler: wires AWS clients into :class:`Reconciler`.
+
+Invoked by the schedule, once after deploy (a CDK trigger), by ``backfill --stack``, and by
+itself with a continuation when a run needs more than one invocation. Each finished run logs
+one summary line and publishes its metrics (docs/fleet.md section 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from functions.indexer import reporting
+from functions.indexer.config import (
+    DEFAULT_DEADLINE_MARGIN,
+    ENV_DEADLINE_MARGIN,
+    ConfigSource,
+    env_number,
+    registry_endpoint,
+)
+from soci_index_builder.errors import ConfigError
+from soci_index_builder.fleet.aws import EcrLister
+
+from .messages import Continuation, RunStats
+from .reconcile import Reconciler
+
+ENV_QUEUE_URL = "QUEUE_URL"
+#: A run that needs more invocations than this stops with an error (a loop, not a big fleet).
+MAX_INVOCATIONS = 200
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or reporting.SERVICE)
+_config = ConfigSource()
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    prune: bool = True
+    prune_after_days: int = 7
+
+
+@dataclass(frozen=True)
+class _Config:
+    filters: Any
+    settings: Any
+    fleet: _Fleet
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Reconcile from the event's continuation (or from the start); return the counts."""
+    import boto3  # type: ignore[import-untyped]  # in the Lambda runtime
+
+    state = Continuation.from_event(event if isinstance(event, dict) else {})
+    logger.append_keys(run_id=state.run_id)
+    if state.stats.invocations >= MAX_INVOCATIONS:
+        logger.error("reconcile stopped: too many invocations", extra=state.stats.to_dict())
+        return {"status": "stopped", **state.stats.to_dict()}
+    _, _, _, region, account, *_ = str(context.invoked_function_arn).split(":")
+    queue_url = os.environ.get(ENV_QUEUE_URL, "")
+    if not queue_url:
+        raise ConfigError(f"environment variable {ENV_QUEUE_URL} is not set")
+    loaded = _config.load()
+    config = _Config(loaded.filters, loaded.settings, _Fleet())
+    sqs, lambda_client = boto3.client("sqs"), boto3.client("lambda")
+    host, plain_http = registry_endpoint(account, region)
+    client = _registry_client(host, plain_http)
+
+    def send_batch(entries: list[dict[str, str]]) -> list[str]:
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        return [str(f["Id"]) for f in answer.get("Failed", ())]
+
+    def resume(payload: dict[str, Any]) -> None:
+        lambda_client.invoke(
+            FunctionName=context.invoked_function_arn,
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+
+    def log(level: str, message: str, extra: dict[str, Any]) -> None:
+        getattr(logger, level)(message, extra=extra)
+
+    margin = env_number(ENV_DEADLINE_MARGIN, DEFAULT_DEADLINE_MARGIN)
+    stop_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin
+    reconciler = Reconciler(
+        EcrLister(ecr_client()),
+        client.repository,
+        send_batch,
+        resume,
+        log,
+        account,
+        region,
+    )
+    if not reconciler.run(state, config, lambda: stop_at - time.monotonic()):
+        return {"status": "continued", **state.stats.to_dict()}
+    _summarize(state)
+    return {"status": "done", **state.stats.to_dict()}
+
+
+def ecr_client() -> Any:
+    """The control-plane client of the function's own account and region."""
+    import boto3
+
+    return boto3.client("ecr")
+
+
+def _registry_client(host: str, plain_http: bool) -> Any:
+    from soci_index_builder.store.remote.client import RegistryClient
+    from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
+
+    return RegistryClient(host, credentials=EcrCredentialsProvider(), plain_http=plain_http)
+
+
+def _summarize(state: Continuation) -> None:
+    """The run's one summary line and its metrics (coverage = enabled / selected)."""
+    stats: RunStats = state.stats
+    logger.info("reconcile finished", extra={"dry_run": state.dry_run, **stats.to_dict()})
+    recorder = reporting.MetricsRecorder()
+    for name, value in (
+        ("Repositories", stats.repositories),
+        ("ImagesSeen", stats.images_seen),
+        ("ImagesSelected", stats.selected),
+        ("ImagesSociEnabled", stats.enabled),
+        ("ImagesEnqueued", stats.enqueued),
+        ("ImagesPruned", stats.pruned),
+        ("ReconcileFailures", stats.failed),
+    ):
+        recorder.add(name, "Count", value)
+    for reason, count in stats.skipped.items():
+        recorder.add("ReconcileSkipped", "Count", count, reason=reason)
+    recorder.flush()
