@@ -173,7 +173,7 @@ def run_until_done(reconciler: Reconciler, config: Any, budget: list[float]) -> 
     state = Continuation.from_event(payloads[0])
     while True:
         ticks = iter(budget)
-        if reconciler.run(state, config, lambda: next(ticks, 0.0)):
+        if reconciler.run(state, config, lambda ticks=ticks: next(ticks, 0.0)):  # type: ignore[misc]
             return state
         state = Continuation.from_event(json.loads(json.dumps(payloads[-1])))
 
