@@ -24,6 +24,7 @@ IndexVersion = Literal["v1", "v2"]
 EXCLUDE_NOTHING = "-"
 #: Two vCPUs start at 3538 MB (Lambda scales CPU with memory); 3584 is the next 64 MB step.
 DEFAULT_MEMORY_MB = 3584
+_SCHEDULE = re.compile(r"(?:rate|cron)\([^()]+\)")
 _ECR_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
 #: The retention values CloudWatch Logs accepts, in RetentionDays' declaration order.
 _RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -60,6 +61,10 @@ class BuilderProps:
     parameter_prefix: str | None = None
     service_name: str = "soci-index-builder"
     metrics_namespace: str = "SociIndexBuilder"
+    #: EventBridge schedule of the fleet reconciler (docs/fleet.md), or ``off``.
+    reconcile_schedule: str = "rate(1 day)"
+    #: Run the reconciler after each successful deploy (backfill of existing images).
+    backfill_on_deploy: bool = True
     alarm_topic: sns.ITopic | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +92,9 @@ class BuilderProps:
         for prefix in self.repository_prefixes:
             if not _ECR_PREFIX.match(prefix):
                 problems.append(f"repository prefix {prefix!r} is not a valid ECR name start")
+        schedule = self.reconcile_schedule
+        if schedule != "off" and not _SCHEDULE.fullmatch(schedule):
+            problems.append("reconcile_schedule must be rate(...), cron(...) or off")
         path = self.parameter_prefix
         if path is not None and not (path.startswith("/") and path.endswith("/")):
             problems.append("parameter_prefix must start and end with '/'")
@@ -128,10 +136,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "maxReceiveCount": "max_receive_count",
     "logRetentionDays": "log_retention_days",
     "logLevel": "log_level",
+    "reconcileSchedule": "reconcile_schedule",
+    "backfillOnDeploy": "backfill_on_deploy",
 }
 _LISTS = {"include", "exclude", "repository_prefixes"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
+_BOOLS = {"backfill_on_deploy"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:
@@ -156,4 +167,10 @@ def _convert(name: str, raw: Any) -> Any:
         return None
     if name in _INTS or name in _OPTIONAL_INTS:
         return int(raw)
+    if name in _BOOLS:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() not in ("true", "false"):
+            raise ValueError(f"SociIndexBuilder: {name} must be true or false, got {raw!r}")
+        return str(raw).lower() == "true"
     return str(raw)
