@@ -50,6 +50,14 @@ def test_backfill_converges_then_builds_nothing(
     registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fleet = make_fleet(registry)
+    untouched = snapshot(repos(fleet))
+    code, report, err = backfill(fleet, registry, capsys, "--dry-run")
+    assert code == 0 and snapshot(repos(fleet)) == untouched
+    rows = {r["repository"].rsplit("/", 1)[1]: r for r in report["repositories"]}
+    assert [rows[n]["selected"] for n in ("app", "excluded", "signed")] == [3, 0, 1]
+    assert [rows[n]["would_build"] for n in ("app", "excluded", "signed")] == [3, 0, 0]
+    assert rows["signed"]["enabled"] == 1  # already indexed (verified when run for real)
+    assert "would build" in err
     code, report, err = backfill(fleet, registry, capsys)
     assert code == 0, err
     assert report["built"] == 3 and report["up_to_date"] == 1 and report["failed"] == 0
@@ -104,3 +112,25 @@ def test_prune_removes_only_the_output_of_a_deleted_tag(
         for tag in tags:
             if tag != "multi2":
                 assert validate_soci_image(repo, f"{tag}-soci") == []
+
+
+def test_v1_referrers_of_a_deleted_subject_are_pruned(
+    registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = make_fleet(registry)
+    code, report, err = backfill(fleet, registry, capsys, "--index-version", "v1")
+    assert code == 0 and report["failed"] == 0, err
+    subject = fleet.app.resolve("single")
+    assert subject is not None
+    fallback = "sha256-" + subject.digest.removeprefix("sha256:")
+    listed = ImageIndex.from_json(fleet.app.fetch_manifest(fallback).raw).manifests
+    fleet.app.delete_manifest(subject.digest)
+    before = snapshot(repos(fleet))
+    code, report, err = backfill(
+        fleet, registry, capsys, "--index-version", "v1", "--prune", "--prune-after", "0"
+    )
+    assert code == 0, err
+    assert report["pruned"] == 1 + len(listed)
+    after = snapshot(repos(fleet))
+    assert after == {k: v for k, v in before.items() if not k.endswith(":" + fallback)}
+    assert all(fleet.app.resolve(d.digest) is None for d in listed)

@@ -273,3 +273,33 @@ def test_prunes_idle_orphans_with_batch_delete_image_only(registry: LocalRegistr
     assert state.stats.pruned == 3 and state.stats.failed == 0
     assert state.stats.kept == {"recently-used": 1, "referenced": 1}
     assert sum(1 for level, m in logs if m.startswith("pruned ")) == 3
+
+
+def test_dry_run_sends_and_deletes_nothing(
+    registry: LocalRegistry,
+    queue: str,
+    set_parameters: SetParameters,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = f"d{uuid.uuid4().hex[:8]}/app"
+    repo = registry.client().repository(name)
+    source, output = built(repo, "gone", 51)
+    repo.delete_manifest(source)  # an orphan, idle for 30 days
+    fresh = push_image(repo, "fresh", layers(52)).digest
+    stub = EcrStub()
+    stub.repositories([name])
+    stub.images(
+        name,
+        [
+            detail(name, fresh, tags=("fresh",)),
+            detail(name, output, tags=("gone-soci",), media_type=mt.OCI_IMAGE_INDEX, artifact=None),
+        ],
+    )
+    monkeypatch.setattr(handler, "ecr_client", lambda: stub.client)
+    monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    set_parameters(settings='{"min_layer_size": 0}')
+    with stub.stub:  # no batch_delete_image queued: a call would fail the stub
+        answer = handler.handler({"dry_run": True}, FakeContext())
+    assert answer["status"] == "done" and answer["enqueued"] == 1 and answer["pruned"] == 3
+    assert received(queue) == []
+    assert repo.resolve("gone-soci") is not None
