@@ -15,17 +15,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.indexer import reporting
-from functions.indexer.config import (
+from soci_index_builder.errors import ConfigError
+from soci_index_builder.fleet.aws import EcrLister
+
+from ..indexer import reporting
+from ..indexer.config import (
     DEFAULT_DEADLINE_MARGIN,
     ENV_DEADLINE_MARGIN,
     ConfigSource,
     env_number,
     registry_endpoint,
 )
-from soci_index_builder.errors import ConfigError
-from soci_index_builder.fleet.aws import EcrLister
-
 from .messages import Continuation, RunStats
 from .reconcile import Reconciler
 

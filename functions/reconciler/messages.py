@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.indexer.events import IMAGE_ACTION, RECONCILER_SOURCE
 from soci_index_builder.fleet.select import Work
+
+from ..indexer.events import IMAGE_ACTION, RECONCILER_SOURCE
 
 #: SendMessageBatch takes at most 10 entries.
 BATCH_SIZE = 10

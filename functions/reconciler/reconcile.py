@@ -93,6 +93,7 @@ class Reconciler:
             records,
             lambda repository, tag: config.filters.decide(repository, tag).reason,
             settings.tag_suffix,
+            settings.index_version,
         )
         stats.skipped.update(plan.skipped)
         stats.selected += plan.selected

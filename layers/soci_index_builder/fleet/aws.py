@@ -101,6 +101,7 @@ def _record(repository: str, detail: dict[str, Any]) -> ImageRecord:
         pushed_at=detail.get("imagePushedAt"),
         last_pulled=detail.get("lastRecordedPullTime"),
         status=str(detail.get("imageStatus") or "ACTIVE"),
+        subject=detail.get("subjectManifestDigest") or None,
     )
 
 

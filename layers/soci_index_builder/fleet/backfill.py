@@ -89,7 +89,9 @@ def run_backfill(
         except SociError as exc:
             report.fail(f"listing {name}: {exc}; repository skipped", log)
             continue
-        plan = plan_repository(name, records, options.select, suffix)
+        plan = plan_repository(
+            name, records, options.select, suffix, options.settings.index_version
+        )
         report.skipped.update(plan.skipped)
         row.selected, row.enabled = plan.selected, len(plan.enabled)
         repo = open_repository(name)

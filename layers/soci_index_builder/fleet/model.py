@@ -28,6 +28,8 @@ class ImageRecord:
     pushed_at: datetime | None = None
     last_pulled: datetime | None = None
     status: str = ACTIVE
+    #: The manifest this one refers to (OCI ``subject``; ECR ``subjectManifestDigest``).
+    subject: str | None = None
 
 
 class Lister(Protocol):

@@ -15,6 +15,9 @@ from typing import Literal
 
 from ..errors import SkipReason
 from ..oci import mediatypes
+from ..oci.mediatypes import SOCI_INDEX_V1
+from ..soci.convert import fallback_tag
+from ..soci.model import IndexVersion
 from .model import ACTIVE, ImageRecord
 
 #: cosign signatures/attestations/SBOMs (``sha256-<hex>.sig``) and referrers fallback tags.
@@ -64,11 +67,16 @@ def is_image(record: ImageRecord) -> bool:
 
 
 def plan_repository(
-    repository: str, records: Iterable[ImageRecord], select: Selector, suffix: str
+    repository: str,
+    records: Iterable[ImageRecord],
+    select: Selector,
+    suffix: str,
+    index_version: IndexVersion = "v2",
 ) -> RepositoryPlan:
     """Classify every tag of ``repository``; each tag lands in exactly one bucket."""
     records = list(records)
     by_tag = {tag: record for record in records for tag in record.tags}
+    outputs = _outputs(records, by_tag, suffix, index_version)
     plan = RepositoryPlan(repository)
     for record in records:
         for tag in record.tags:
@@ -76,7 +84,9 @@ def plan_repository(
             if reason is not None:
                 plan.skipped[reason.value] += 1
                 continue
-            why = _needs_work(record, by_tag.get(tag + suffix))
+            why = _needs_work(record, outputs(tag, record))
+            if why == "no-output" and index_version == "v1" and _is_index(record):
+                why = "unverified"  # v1 binds platform manifests the listing does not show
             if why is None:
                 plan.enabled.append(tag)
             else:
@@ -102,6 +112,25 @@ def _skip_reason(record: ImageRecord, tag: str, select: Selector, suffix: str) -
     if DIGEST_TAG_RE.fullmatch(tag) or not is_image(record):
         return SkipReason.NOT_AN_IMAGE
     return select(record.repository, tag)
+
+
+def _outputs(
+    records: list[ImageRecord], by_tag: dict[str, ImageRecord], suffix: str, version: IndexVersion
+) -> Callable[[str, ImageRecord], ImageRecord | None]:
+    """How a tag's output is found: ``<tag><suffix>`` (v2), or a v1 SOCI index whose subject
+    is the image (ECR lists it) or its ``sha256-<hex>`` fallback tag (plain registries). A v1
+    multi-platform image binds its platform manifests, which a listing does not show: its
+    output is unknown and the builder decides."""
+    if version == "v2":
+        return lambda tag, _record: by_tag.get(tag + suffix)
+    v1 = {r.subject: r for r in records if r.subject and r.artifact_media_type == SOCI_INDEX_V1}
+    return lambda _tag, record: v1.get(record.digest) or by_tag.get(fallback_tag(record.digest))
+
+
+def _is_index(record: ImageRecord) -> bool:
+    return record.manifest_media_type is not None and mediatypes.is_index(
+        record.manifest_media_type
+    )
 
 
 def _needs_work(source: ImageRecord, output: ImageRecord | None) -> Why | None:
