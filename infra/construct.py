@@ -7,8 +7,6 @@ so any number of builders coexist in one account and region.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,19 +18,17 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from .bundling import REPO_ROOT, layer_code
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
+
+from .bundling import function_code, layer_code
 from .monitoring import BuilderMonitoring
 from .reconciler import FleetReconciler
 from .settings import RETENTION_DAYS, BuilderProps
 
-FUNCTIONS_DIR: Path = REPO_ROOT / "functions"
-HANDLER = "indexer.handler.handler"
+HANDLER = "functions.indexer.handler.handler"
 FUNCTION_TIMEOUT = cdk.Duration.minutes(15)
 #: The artifact types of our own outputs; their push events must cost no invocation.
-SOCI_INDEX_MEDIA_TYPES = (
-    "application/vnd.amazon.soci.index.v1+json",
-    "application/vnd.amazon.soci.index.v2+json",
-)
+SOCI_INDEX_MEDIA_TYPES = tuple(sorted(SOCI_INDEX_ARTIFACT_TYPES))
 #: Repository-level ECR actions: read the image, upload blobs and manifests, list existing ones.
 ECR_REPOSITORY_ACTIONS = (
     "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
@@ -84,9 +80,7 @@ class SociIndexBuilder(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="SOCI index builder: read images, push indexes (see docs/deploy.md)",
         )  # fmt: skip
-        self.function_code = lambda_.Code.from_asset(
-            str(FUNCTIONS_DIR), exclude=["__pycache__", "*.pyc", "tests", ".*"]
-        )
+        self.function_code = function_code()
         self.function = self._create_function()
         self._grant_permissions()
         self.monitoring = BuilderMonitoring(

@@ -24,7 +24,7 @@ from .settings import RETENTION_DAYS
 if TYPE_CHECKING:
     from .construct import SociIndexBuilder
 
-HANDLER = "reconciler.handler.handler"
+HANDLER = "functions.reconciler.handler.handler"
 TIMEOUT = cdk.Duration.minutes(15)
 #: Listing and sending are I/O; pruning reads a few manifests. One vCPU's worth is plenty.
 MEMORY_MB = 1024

@@ -1,16 +1,17 @@
 """Lambda entry point of the reconciler: wires AWS clients into :class:`Reconciler`.
 
-Invoked by the schedule, once after deploy (a CDK trigger), by ``backfill --stack``, and by
-itself with a continuation when a run needs more than one invocation. Each finished run logs
-one summary line and publishes its metrics (docs/fleet.md section 2).
+Invoked by the schedule, after each deploy (a rule on the stack's own status events), by
+``backfill --stack``, and by itself with a continuation when a run needs more than one
+invocation. Each finished run logs one summary line and publishes its metrics (docs/fleet.md
+section 2).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,13 +20,9 @@ from soci_index_builder.errors import ConfigError
 from soci_index_builder.fleet.aws import EcrLister
 
 from ..indexer import reporting
-from ..indexer.config import (
-    DEFAULT_DEADLINE_MARGIN,
-    ENV_DEADLINE_MARGIN,
-    ConfigSource,
-    env_number,
-    registry_endpoint,
-)
+from ..indexer.indexer import DEFAULT_DEADLINE_MARGIN, ENV_DEADLINE_MARGIN
+from ..shared.config import ConfigSource, env_number
+from ..shared.registries import Registries
 from .messages import Continuation, RunStats
 from .reconcile import Reconciler
 
@@ -34,26 +31,31 @@ ENV_QUEUE_URL = "QUEUE_URL"
 MAX_INVOCATIONS = 200
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or reporting.SERVICE)
-_config = ConfigSource()
 
 
-@dataclass(frozen=True)
-class _Fleet:
-    prune: bool = True
-    prune_after_days: int = 7
+@functools.cache
+def config_source() -> ConfigSource:
+    """The SSM filters and settings (the indexer's), cached while the container is warm."""
+    return ConfigSource()
 
 
-@dataclass(frozen=True)
-class _Config:
-    filters: Any
-    settings: Any
-    fleet: _Fleet
+@functools.cache
+def registries() -> Registries:
+    """One registry client per endpoint for the container's life (pruning reads content)."""
+    return Registries()
+
+
+def ecr_client() -> Any:
+    """The control-plane client of the function's own account and region."""
+    import boto3  # type: ignore[import-untyped]  # in the Lambda runtime
+
+    return boto3.client("ecr")
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Reconcile from the event's continuation (or from the start); return the counts."""
-    import boto3  # type: ignore[import-untyped]  # in the Lambda runtime
+    import boto3
 
     state = Continuation.from_event(event if isinstance(event, dict) else {})
     logger.append_keys(run_id=state.run_id)
@@ -64,11 +66,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     queue_url = os.environ.get(ENV_QUEUE_URL, "")
     if not queue_url:
         raise ConfigError(f"environment variable {ENV_QUEUE_URL} is not set")
-    loaded = _config.load()
-    config = _Config(loaded.filters, loaded.settings, _Fleet())
+    config = config_source().load()
     sqs, lambda_client = boto3.client("sqs"), boto3.client("lambda")
-    host, plain_http = registry_endpoint(account, region)
-    client = _registry_client(host, plain_http)
 
     def send_batch(entries: list[dict[str, str]]) -> list[str]:
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -88,7 +87,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stop_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin
     reconciler = Reconciler(
         EcrLister(ecr_client()),
-        client.repository,
+        lambda name: registries().repository(account, region, name),
         send_batch,
         resume,
         log,
@@ -99,20 +98,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"status": "continued", **state.stats.to_dict()}
     _summarize(state)
     return {"status": "done", **state.stats.to_dict()}
-
-
-def ecr_client() -> Any:
-    """The control-plane client of the function's own account and region."""
-    import boto3
-
-    return boto3.client("ecr")
-
-
-def _registry_client(host: str, plain_http: bool) -> Any:
-    from soci_index_builder.store.remote.client import RegistryClient
-    from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
-
-    return RegistryClient(host, credentials=EcrCredentialsProvider(), plain_http=plain_http)
 
 
 def _summarize(state: Continuation) -> None:

@@ -20,7 +20,7 @@ from soci_index_builder.fleet.aws import EcrLister
 from soci_index_builder.fleet.orphans import PrunePolicy, plan_prune
 from soci_index_builder.fleet.prune import apply_prune
 from soci_index_builder.fleet.select import plan_repository
-from soci_index_builder.soci.model import IndexSettings
+from soci_index_builder.soci.settings import IndexSettings
 from soci_index_builder.store.base import Repository
 
 from .messages import Continuation, RunStats, batch_entries, synthetic_push

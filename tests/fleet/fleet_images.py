@@ -9,7 +9,7 @@ from soci_index_builder.digest import sha256_digest
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.model import Manifest, descriptor_for
 from soci_index_builder.soci.build import build_image_index
-from soci_index_builder.soci.model import IndexSettings
+from soci_index_builder.soci.settings import IndexSettings
 from soci_index_builder.store.base import Repository
 from soci_index_builder.store.remote.repository import RemoteRepository
 from tests.fixtures.images import LayerSpec, push_image, push_multi_platform_image, random_files

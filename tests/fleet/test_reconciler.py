@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from functions.indexer import handler as indexer
-from functions.indexer.config import ConfigSource
 from functions.indexer.events import RECONCILER_SOURCE, parse_push
 from functions.reconciler import handler
 from functions.reconciler.messages import Continuation
 from functions.reconciler.reconcile import Reconciler
+from functions.shared.registries import Registries
 from soci_index_builder.fleet.aws import EcrLister
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.model import ImageIndex
@@ -27,7 +27,7 @@ from soci_index_builder.soci.validate import validate_soci_image
 from tests.fixtures.images import push_image
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
-from tests.functions.helpers import FakeContext, sqs_batch
+from tests.functions.helpers import FakeContext, make_indexer, sqs_batch
 
 from .ecr_stub import EcrStub, detail
 from .fleet_images import SETTINGS, layers
@@ -38,11 +38,14 @@ COSIGN = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 
 @pytest.fixture
-def queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+def queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = boto3.client("sqs").create_queue(QueueName="indexer")["QueueUrl"]
     monkeypatch.setenv("QUEUE_URL", url)
-    monkeypatch.setattr(handler, "_config", ConfigSource())
-    return str(url)
+    handler.config_source.cache_clear()
+    handler.registries.cache_clear()
+    yield str(url)
+    handler.config_source.cache_clear()
+    handler.registries.cache_clear()
 
 
 def received(url: str) -> list[dict[str, Any]]:
@@ -145,8 +148,8 @@ def test_enqueues_exactly_what_needs_work_and_the_indexer_builds_it(
     assert "reconcile finished" in caplog.messages
 
     # The indexer takes the synthetic events as they are.
-    monkeypatch.setitem(indexer._registries, (registry.host, True), client)
-    response = indexer.handler(sqs_batch(*bodies), FakeContext())
+    indexer = make_indexer(registries=Registries(lambda host, plain: client))
+    response = indexer.handle(sqs_batch(*bodies), FakeContext())
     assert response == {"batchItemFailures": []}
     assert validate_soci_image(repo, "fresh-soci") == []
     assert validate_soci_image(client.repository(new), "v1-soci") == []

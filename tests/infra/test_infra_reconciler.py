@@ -44,7 +44,7 @@ def test_reconciler_function_schedule_and_deploy_trigger(default_synth: Synth) -
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "reconciler.handler.handler",
+            "Handler": "functions.reconciler.handler.handler",
             "Runtime": "python3.13",
             "Timeout": 900,
             "Layers": [{"Ref": Match.string_like_regexp("EngineLayer")}],
@@ -115,5 +115,7 @@ def test_schedule_off_and_bad_values() -> None:
     assert BuilderProps().reconcile_schedule == "rate(1 day)"
     with pytest.raises(ValueError, match="reconcile_schedule"):
         BuilderProps(reconcile_schedule="daily")
-    with pytest.raises(ValueError, match="backfill_on_deploy"):
+    with pytest.raises(ValueError, match="reconcileSchedule='daily'"):
+        props_from_context({"reconcileSchedule": "daily"})
+    with pytest.raises(ValueError, match="backfillOnDeploy='maybe': must be true or false"):
         props_from_context({"backfillOnDeploy": "maybe"})

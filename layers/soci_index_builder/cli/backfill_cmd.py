@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SkipReason
 from ..filters import Filters, parse_rule
-from ..soci.model import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings
+from ..soci.settings import (
+    DEFAULT_MIN_LAYER_SIZE,
+    DEFAULT_PRUNE_AFTER_DAYS,
+    DEFAULT_TAG_SUFFIX,
+    IndexSettings,
+)
 
 if TYPE_CHECKING:
     from ..fleet.backfill import BackfillOptions, BackfillReport, Deleter
@@ -44,9 +49,10 @@ def add_backfill_parser(commands: Any) -> None:
     p.add_argument(
         "--prune-after",
         type=float,
-        default=7.0,
+        default=float(DEFAULT_PRUNE_AFTER_DAYS),
         metavar="DAYS",
-        help="only orphans idle this long (default 7; registries without times need 0)",
+        help=f"only orphans idle this long (default {DEFAULT_PRUNE_AFTER_DAYS}; registries "
+        "without pull/push times need 0)",
     )
     p.add_argument("--dry-run", action="store_true", help="change nothing; print the plan")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -122,7 +128,8 @@ def _backend(target: str, plain_http: bool) -> tuple[Lister, Any, Deleter]:
     from ..oci.reference import validate_host, validate_repository
     from ..store.base import ManifestDeleter
     from ..store.remote.client import RegistryClient
-    from ..store.remote.ecr import EcrCredentialsProvider, parse_ecr_host
+    from ..store.remote.ecr import EcrCredentialsProvider
+    from ..store.remote.ecr_hosts import parse_ecr_host
 
     host, _, prefix = target.partition("/")
     try:
@@ -138,7 +145,7 @@ def _backend(target: str, plain_http: bool) -> tuple[Lister, Any, Deleter]:
     if ecr is not None:
         from ..fleet.aws import EcrLister, ecr_client
 
-        ecr_lister = EcrLister(ecr_client(ecr[1]), prefix)
+        ecr_lister = EcrLister(ecr_client(ecr.region), prefix)
 
         def delete_ecr(name: str, repo: Repository, digest: str) -> None:
             ecr_lister.delete(name, digest)

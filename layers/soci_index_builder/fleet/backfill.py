@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from ..errors import SociError
 from ..soci.build import build_image_index
-from ..soci.model import BuildResult, IndexSettings
+from ..soci.model import BuildResult
+from ..soci.settings import DEFAULT_PRUNE_AFTER_DAYS, IndexSettings
 from ..store.base import Repository
 from .model import Lister
 from .orphans import PrunePlan, PrunePolicy, plan_prune
@@ -33,7 +34,7 @@ class BackfillOptions:
     settings: IndexSettings
     select: Selector
     prune: bool = False
-    prune_after: timedelta = timedelta(days=7)
+    prune_after: timedelta = timedelta(days=DEFAULT_PRUNE_AFTER_DAYS)
     workers: int = 2
     dry_run: bool = False
 

@@ -17,7 +17,7 @@ from ..errors import SkipReason
 from ..oci import mediatypes
 from ..oci.mediatypes import SOCI_INDEX_V1
 from ..soci.convert import fallback_tag
-from ..soci.model import IndexVersion
+from ..soci.settings import IndexVersion
 from .model import ACTIVE, ImageRecord
 
 #: cosign signatures/attestations/SBOMs (``sha256-<hex>.sig``) and referrers fallback tags.
