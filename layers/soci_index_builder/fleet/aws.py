@@ -111,25 +111,28 @@ def ecr_client(region: str) -> Any:
     return boto3.client("ecr", region_name=region)
 
 
-def invoke_reconciler(stack: str, payload: dict[str, Any]) -> str:
+def invoke_reconciler(
+    stack: str,
+    payload: dict[str, Any],
+    cloudformation: Any = None,
+    lambda_client: Any = None,
+) -> str:
     """Start the deployed reconciler of ``stack`` asynchronously; returns the function name."""
     import boto3
 
+    cloudformation = cloudformation or boto3.client("cloudformation")
+    lambda_client = lambda_client or boto3.client("lambda")
     try:
-        outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-        name = next(
-            o["OutputValue"]
-            for o in outputs.get("Outputs", ())
-            if o["OutputKey"] == "ReconcilerFunctionName"
-        )
-    except StopIteration:
-        raise RegistryError(f"stack {stack} has no reconciler (ReconcilerFunctionName)") from None
+        outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", ())
     except Exception as exc:
         raise aws_error(f"DescribeStacks {stack}", exc) from exc
+    names = [o["OutputValue"] for o in outputs if o["OutputKey"] == "ReconcilerFunctionName"]
+    if not names:
+        raise RegistryError(f"stack {stack} has no reconciler (output ReconcilerFunctionName)")
     try:
-        boto3.client("lambda").invoke(
-            FunctionName=name, InvocationType="Event", Payload=json.dumps(payload).encode()
+        lambda_client.invoke(
+            FunctionName=names[0], InvocationType="Event", Payload=json.dumps(payload).encode()
         )
     except Exception as exc:
-        raise aws_error(f"Invoke {name}", exc) from exc
-    return str(name)
+        raise aws_error(f"Invoke {names[0]}", exc) from exc
+    return str(names[0])
