@@ -42,6 +42,7 @@ def test_v2_buckets() -> None:
             record(10, "sha256-" + "a" * 64 + ".att"),
             record(11, "helm", artifact_media_type="application/vnd.cncf.helm.config.v1+json"),
             record(12, "blob", manifest_media_type="application/octet-stream"),
+            record(13, "bad tag!"),
         ],
         only_not_x,
         "-soci",
@@ -57,6 +58,7 @@ def test_v2_buckets() -> None:
         "excluded": 1,
         "archived": 1,
         "not-an-image": 3,
+        "invalid-name": 1,
     }
 
 

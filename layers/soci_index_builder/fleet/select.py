@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import SkipReason
+from ..errors import InvalidReferenceError, SkipReason
 from ..oci import mediatypes
 from ..oci.mediatypes import SOCI_INDEX_V1
+from ..oci.reference import validate_tag
 from ..soci.convert import fallback_tag
 from ..soci.settings import IndexVersion
 from .model import ACTIVE, ImageRecord
@@ -111,6 +112,8 @@ def _skip_reason(record: ImageRecord, tag: str, select: Selector, suffix: str) -
         return SkipReason.ARCHIVED
     if DIGEST_TAG_RE.fullmatch(tag) or not is_image(record):
         return SkipReason.NOT_AN_IMAGE
+    if not _valid_tag(tag):  # never sent on: the indexer would drop the event
+        return SkipReason.INVALID_NAME
     return select(record.repository, tag)
 
 
@@ -131,6 +134,14 @@ def _is_index(record: ImageRecord) -> bool:
     return record.manifest_media_type is not None and mediatypes.is_index(
         record.manifest_media_type
     )
+
+
+def _valid_tag(tag: str) -> bool:
+    try:
+        validate_tag(tag)
+    except InvalidReferenceError:
+        return False
+    return True
 
 
 def _needs_work(source: ImageRecord, output: ImageRecord | None) -> Why | None:
