@@ -21,6 +21,7 @@ from ..soci.settings import (
     DEFAULT_TAG_SUFFIX,
     IndexSettings,
 )
+from .index_cmd import add_connection_options
 
 if TYPE_CHECKING:
     from ..fleet.backfill import BackfillOptions, BackfillReport, Deleter
@@ -57,7 +58,7 @@ def add_backfill_parser(commands: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="change nothing; print the plan")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--workers", type=int, default=2, help="images built at once (default 2)")
-    p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
+    add_connection_options(p)
     p.add_argument("--index-version", choices=["v2", "v1"], default="v2")
     p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
     p.add_argument(
@@ -79,7 +80,7 @@ def run_backfill_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         options = _options(args)
-        lister, open_repository, delete = _backend(args.target, args.plain_http)
+        lister, open_repository, delete = _backend(args)
     except ConfigError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,7 +123,7 @@ def _options(args: argparse.Namespace) -> BackfillOptions:
     )
 
 
-def _backend(target: str, plain_http: bool) -> tuple[Lister, Any, Deleter]:
+def _backend(args: argparse.Namespace) -> tuple[Lister, Any, Deleter]:
     """(lister, repository opener, deleter) for ``host[:port][/prefix]``."""
     from ..errors import InvalidReferenceError
     from ..oci.reference import validate_host, validate_repository
@@ -131,7 +132,7 @@ def _backend(target: str, plain_http: bool) -> tuple[Lister, Any, Deleter]:
     from ..store.remote.ecr import EcrCredentialsProvider
     from ..store.remote.ecr_hosts import parse_ecr_host
 
-    host, _, prefix = target.partition("/")
+    host, _, prefix = args.target.partition("/")
     try:
         validate_host(host)
         if prefix:
@@ -141,7 +142,13 @@ def _backend(target: str, plain_http: bool) -> tuple[Lister, Any, Deleter]:
     prefix = prefix.rstrip("/")
     ecr = parse_ecr_host(host)
     credentials = EcrCredentialsProvider() if ecr else None
-    client = RegistryClient(host, credentials=credentials, plain_http=plain_http)
+    client = RegistryClient(
+        host,
+        credentials=credentials,
+        plain_http=args.plain_http,
+        ca_bundle=args.ca_bundle,
+        connect_to=dict(args.connect_to),
+    )
     if ecr is not None:
         from ..fleet.aws import EcrLister, ecr_client
 
