@@ -126,8 +126,8 @@ def _build(
     settings = replace(options.settings, dry_run=False)
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         futures = [(w, pool.submit(_build_one, repo, w, settings)) for w in plan.work]
-        for work, future in futures:
-            where = f"{plan.repository}:{work.tag}"
+        for done, (work, future) in enumerate(futures, 1):
+            where = f"[{done}/{len(futures)}] {plan.repository}:{work.tag}"
             try:
                 result = future.result()
             except SociError as exc:
