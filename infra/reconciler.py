@@ -62,6 +62,7 @@ class FleetReconciler(Construct):
             environment={
                 "FILTERS_PARAMETER_PATH": builder.parameter_prefix,
                 "QUEUE_URL": builder.queue.queue_url,
+                "REPOSITORY_PREFIXES": ",".join(props.repository_prefixes),
                 "POWERTOOLS_SERVICE_NAME": props.service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
                 "LOG_LEVEL": props.log_level,

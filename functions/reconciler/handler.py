@@ -27,6 +27,7 @@ from .messages import Continuation, RunStats
 from .reconcile import Reconciler
 
 ENV_QUEUE_URL = "QUEUE_URL"
+ENV_REPOSITORY_PREFIXES = "REPOSITORY_PREFIXES"
 #: A run that needs more invocations than this stops with an error (a loop, not a big fleet).
 MAX_INVOCATIONS = 200
 
@@ -93,6 +94,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log,
         account,
         region,
+        tuple(p for p in os.environ.get(ENV_REPOSITORY_PREFIXES, "").split(",") if p),
     )
     if not reconciler.run(state, config, lambda: stop_at - time.monotonic()):
         return {"status": "continued", **state.stats.to_dict()}

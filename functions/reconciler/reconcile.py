@@ -60,6 +60,8 @@ class Reconciler:
     log: Callable[[str, str, dict[str, Any]], None]
     account: str
     region: str
+    #: Repository name prefixes the role may write (``repositoryPrefixes``); empty: all.
+    writable: tuple[str, ...] = ()
 
     def run(
         self, state: Continuation, config: ReconcileConfig, time_left: Callable[[], float]
@@ -105,8 +107,12 @@ class Reconciler:
             stats.enqueued += len(events) - len(failed)
         elif dry_run:
             stats.enqueued += len(events)
-        if config.fleet.prune:
+        if config.fleet.prune and self._may_write(name):
             self._prune(name, records, config, dry_run, stats)
+
+    def _may_write(self, name: str) -> bool:
+        """Pruning reads and deletes only where the role may (elsewhere it would be denied)."""
+        return not self.writable or any(name.startswith(p) for p in self.writable)
 
     def _prune(
         self,

@@ -251,6 +251,7 @@ def test_prunes_idle_orphans_with_batch_delete_image_only(registry: LocalRegistr
         lambda level, message, extra: logs.append((level, message)),
         "123456789012",
         "us-east-1",
+        (name.split("/")[0] + "/",),  # never reads nor deletes in elsewhere/ (not writable)
     )
 
     @dataclass(frozen=True)
@@ -259,9 +260,21 @@ def test_prunes_idle_orphans_with_batch_delete_image_only(registry: LocalRegistr
         prune_after_days: int = 7
 
     config = FleetConfig(Filters(parse_rules("*:*", "include")), SETTINGS, Prune())
-    stub.repositories([name])
+    stub.repositories([name, "elsewhere/app"])
+    stub.images(
+        "elsewhere/app",
+        [
+            detail(
+                "elsewhere/app",
+                "sha256:" + "c" * 64,
+                tags=("x-soci",),
+                media_type=mt.OCI_IMAGE_INDEX,
+                artifact=None,
+            )
+        ],
+    )
     stub.images(name, listing())
-    stub.denied(name)  # a repository the role may not write: nothing goes, the run goes on
+    stub.denied(name)  # BatchDeleteImage denied: nothing goes, the run goes on
     stub.repositories([name])
     stub.images(name, listing())
     stub.deletes(name, groups["b"])

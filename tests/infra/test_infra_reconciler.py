@@ -107,6 +107,10 @@ def test_custom_schedule_and_no_deploy_trigger(custom_synth: Synth) -> None:
         "cron(0 3 * * ? *)"
     ]
     assert not any("aws.cloudformation" in str(r.get("EventPattern")) for r in rules)
+    Template.from_json(raw).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"REPOSITORY_PREFIXES": "prod/,team-a/"})}},
+    )
 
 
 def test_schedule_off_and_bad_values() -> None:
