@@ -127,6 +127,7 @@ class Reconciler:
             config.settings.build_tool_identifier,
             timedelta(days=config.fleet.prune_after_days),
             datetime.now(UTC),
+            read_every_live_index=not self.lister.records_pulls,
         )
         plan = plan_prune(self.open_repository(name), records, policy)
         stats.kept.update(plan.kept)

@@ -36,6 +36,7 @@ class EcrLister:
     """DescribeRepositories + DescribeImages of one registry (account and region of ``ecr``)."""
 
     lists_untagged = True
+    records_pulls = True
 
     def __init__(self, ecr: Any, prefix: str = "") -> None:
         self.ecr = ecr

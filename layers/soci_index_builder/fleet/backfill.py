@@ -103,6 +103,7 @@ def run_backfill(
                 options.settings.build_tool_identifier,
                 options.prune_after,
                 datetime.now(UTC),
+                read_every_live_index=not lister.records_pulls,
             )
             _prune(repo, plan_prune(repo, records, policy), delete, options, report, row, log)
     return report

@@ -37,6 +37,8 @@ class Lister(Protocol):
 
     #: True when the listing includes untagged manifests (ECR) and not only tagged ones.
     lists_untagged: bool
+    #: True when reading a manifest counts as a pull (ECR's ``lastRecordedPullTime``).
+    records_pulls: bool
 
     def repositories(self) -> Iterator[str]:
         """Repository names, in a stable order (a continuation resumes after a name)."""

@@ -68,6 +68,10 @@ class PrunePolicy:
     build_tool: str
     prune_after: timedelta
     now: datetime
+    #: Read every live index to know what it references (plain registries). Where a read
+    #: counts as a pull (ECR), only live outputs (``<x><suffix>``) are read, so users' images
+    #: keep their pull times; ECR itself refuses to delete a manifest an index lists.
+    read_every_live_index: bool = True
 
 
 def dangling_output(tag: str, tags: set[str], suffix: str) -> bool:
@@ -102,7 +106,8 @@ def plan_prune(repo: Repository, records: list[ImageRecord], policy: PrunePolicy
     if not candidates:
         return plan
     try:  # what a recently used orphan references stays with it
-        keep = _referenced(repo, live + recent)
+        readable = live if policy.read_every_live_index else [r for r in live if _output(r, policy)]
+        keep = {r.digest for r in live} | _referenced(repo, readable + recent)
     except SociError as exc:
         plan.notes.append(f"{plan.repository}: cannot read a live index ({exc}); nothing pruned")
         plan.kept["unreadable"] += len(candidates)
@@ -185,6 +190,10 @@ def _may_be_ours(record: ImageRecord) -> bool:
         or mediatypes.is_index(media_type)
         or record.artifact_media_type in (mediatypes.SOCI_INDEX_V1, mediatypes.SOCI_INDEX_V2)
     )
+
+
+def _output(record: ImageRecord, policy: PrunePolicy) -> bool:
+    return any(tag.endswith(policy.suffix) for tag in record.tags)
 
 
 def _indexlike(record: ImageRecord) -> bool:

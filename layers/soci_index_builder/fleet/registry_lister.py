@@ -20,6 +20,7 @@ class RegistryLister:
     """The :class:`~.model.Lister` of a plain registry; ``prefix`` narrows the catalog."""
 
     lists_untagged = False
+    records_pulls = False
 
     def __init__(self, client: RegistryClient, prefix: str = "") -> None:
         self.client = client
