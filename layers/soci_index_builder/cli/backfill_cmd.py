@@ -43,9 +43,19 @@ def add_backfill_parser(commands: Any) -> None:
     p.add_argument("target", nargs="?", metavar="REGISTRY[/PREFIX]", help="host[:port][/prefix]")
     p.add_argument("--stack", help="start the reconciler of this deployed stack and return")
     p.add_argument(
-        "--include", action="append", default=[], metavar="REPO_GLOB:TAG_GLOB", help="(*:*)"
+        "--include",
+        action="append",
+        default=[],
+        metavar="REPO_GLOB:TAG_GLOB",
+        help="index only matching tags (repeatable; default *:*; grammar as the SSM filters)",
     )
-    p.add_argument("--exclude", action="append", default=[], metavar="REPO_GLOB:TAG_GLOB")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="REPO_GLOB:TAG_GLOB",
+        help="skip matching tags (repeatable; wins over --include)",
+    )
     p.add_argument("--prune", action="store_true", help="delete orphaned outputs")
     p.add_argument(
         "--prune-after",
