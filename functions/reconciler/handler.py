@@ -53,6 +53,13 @@ def ecr_client() -> Any:
     return boto3.client("ecr")
 
 
+def lambda_client() -> Any:
+    """Lambda's API, to hand a continuation to the next invocation of this function."""
+    import boto3
+
+    return boto3.client("lambda")
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Reconcile from the event's continuation (or from the start); return the counts."""
@@ -68,14 +75,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not queue_url:
         raise ConfigError(f"environment variable {ENV_QUEUE_URL} is not set")
     config = config_source().load()
-    sqs, lambda_client = boto3.client("sqs"), boto3.client("lambda")
+    sqs, invoker = boto3.client("sqs"), lambda_client()
 
     def send_batch(entries: list[dict[str, str]]) -> list[str]:
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         return [str(f["Id"]) for f in answer.get("Failed", ())]
 
     def resume(payload: dict[str, Any]) -> None:
-        lambda_client.invoke(
+        invoker.invoke(
             FunctionName=context.invoked_function_arn,
             InvocationType="Event",
             Payload=json.dumps(payload).encode(),

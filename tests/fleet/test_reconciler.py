@@ -319,3 +319,37 @@ def test_dry_run_sends_and_deletes_nothing(
     assert answer["status"] == "done" and answer["enqueued"] == 1 and answer["pruned"] == 3
     assert received(queue) == []
     assert repo.resolve("gone-soci") is not None
+
+
+def test_handler_hands_over_past_its_deadline_and_the_next_invocation_finishes(
+    registry: LocalRegistry,
+    queue: str,
+    set_parameters: SetParameters,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prefix = "h" + uuid.uuid4().hex[:8]
+    names = [f"{prefix}/{n}" for n in ("a", "b")]
+    stub = EcrStub()
+    stub.repositories(names)  # first invocation: out of time before the first repository
+    stub.repositories(names)  # second invocation: everything
+    for name in names:
+        stub.images(name, [])
+    invocations: list[dict[str, Any]] = []
+
+    class Invoker:
+        def invoke(self, **call: Any) -> None:
+            assert call["InvocationType"] == "Event"
+            invocations.append(json.loads(call["Payload"]))
+
+    monkeypatch.setattr(handler, "ecr_client", lambda: stub.client)
+    monkeypatch.setattr(handler, "lambda_client", Invoker)
+    monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    set_parameters()
+    with stub.stub:
+        first = handler.handler({}, FakeContext(remaining_ms=10_000))  # < the 30 s margin
+        assert first["status"] == "continued" and first["repositories"] == 0
+        (payload,) = invocations
+        second = handler.handler(payload, FakeContext())
+    stub.stub.assert_no_pending_responses()
+    assert second["status"] == "done"
+    assert second["repositories"] == 2 and second["invocations"] == 2
