@@ -57,12 +57,9 @@ class EcrLister:
                 yield name
 
     def images(self, repository: str) -> list[ImageRecord]:
-        return [record for page in self.image_pages(repository) for record in page[0]]
-
-    def image_pages(
-        self, repository: str, token: str | None = None
-    ) -> Iterator[tuple[list[ImageRecord], str | None]]:
-        """Pages of records and the token of the next page (a reconcile resumes from one)."""
+        """Every manifest of ``repository``, all pages (a thousand a call)."""
+        records: list[ImageRecord] = []
+        token: str | None = None
         while True:
             args: dict[str, Any] = {"repositoryName": repository, "maxResults": 1000}
             if token:
@@ -71,10 +68,10 @@ class EcrLister:
                 page = self.ecr.describe_images(**args)
             except Exception as exc:
                 raise aws_error(f"DescribeImages {repository}", exc) from exc
+            records += [_record(repository, d) for d in page.get("imageDetails", ())]
             token = page.get("nextToken")
-            yield [_record(repository, d) for d in page.get("imageDetails", ())], token
             if not token:
-                return
+                return records
 
     def delete(self, repository: str, digest: str) -> None:
         """BatchDeleteImage of one digest (its tags go with it); failures raise."""

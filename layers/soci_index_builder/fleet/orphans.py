@@ -94,11 +94,15 @@ def plan_prune(repo: Repository, records: list[ImageRecord], policy: PrunePolicy
     plan = PrunePlan(records[0].repository if records else repo.name)
     tags = {tag for record in records for tag in record.tags}
     live, candidates = [], []
-    for record in records:
-        if any(_is_live(repo, tag, tags, policy.suffix) for tag in record.tags):
-            live.append(record)
-        elif record.status == ACTIVE and _may_be_ours(record):
-            candidates.append(record)
+    try:
+        for record in records:
+            if any(_is_live(repo, tag, tags, policy.suffix) for tag in record.tags):
+                live.append(record)
+            elif record.status == ACTIVE and _may_be_ours(record):
+                candidates.append(record)
+    except SociError as exc:  # a fallback tag's subject could not be checked
+        plan.notes.append(f"{plan.repository}: {exc}; nothing pruned")
+        return plan
     recent = [c for c in candidates if not _old_enough(c, policy)]
     if recent:
         plan.kept["recently-used"] += len(recent)
