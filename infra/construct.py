@@ -238,6 +238,12 @@ class SociIndexBuilder(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.result_bus_arn])
             )
+        if self.props.signing_profile_arns:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["signer:SignPayload"], resources=list(self.props.signing_profile_arns)
+                )
+            )
 
     @property
     def repository_arns(self) -> list[str]:

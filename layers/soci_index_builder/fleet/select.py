@@ -23,8 +23,6 @@ from .model import ACTIVE, ImageRecord
 
 #: cosign signatures/attestations/SBOMs (``sha256-<hex>.sig``) and referrers fallback tags.
 DIGEST_TAG_RE = re.compile(r"sha256-(?P<hex>[0-9a-f]{64})(?:\.[A-Za-z0-9_.-]+)?")
-#: Config media types (ECR's ``artifactMediaType``) of images; anything else is an artifact.
-IMAGE_CONFIG_TYPES = frozenset({mediatypes.OCI_IMAGE_CONFIG, mediatypes.DOCKER_IMAGE_CONFIG})
 
 #: Returns why ``(repository, tag)`` is not selected, or None when the filters select it.
 Selector = Callable[[str, str], SkipReason | None]
@@ -63,8 +61,8 @@ def is_image(record: ImageRecord) -> bool:
     media_type = record.manifest_media_type
     if media_type is not None and not mediatypes.is_manifest_or_index(media_type):
         return False
-    artifact = record.artifact_media_type
-    return artifact is None or artifact in IMAGE_CONFIG_TYPES
+    artifact = record.artifact_media_type  # ECR: the config media type, or the artifactType
+    return artifact is None or mediatypes.is_image_config(artifact)
 
 
 def plan_repository(
