@@ -43,6 +43,8 @@ def test_v2_buckets() -> None:
             record(11, "helm", artifact_media_type="application/vnd.cncf.helm.config.v1+json"),
             record(12, "blob", manifest_media_type="application/octet-stream"),
             record(13, "bad tag!"),
+            record(14, "replaced", "replaced-soci", days=3),  # replace_tag: both on the output
+            record(15, "copy", "other-soci", days=3),  # a user's second name for an output
         ],
         only_not_x,
         "-soci",
@@ -52,9 +54,10 @@ def test_v2_buckets() -> None:
         ("new", "no-output"),
         ("unknown", "unverified"),
     }
-    assert plan.enabled == ["current"] and plan.selected == 4
+    assert plan.enabled == ["current", "replaced"] and plan.selected == 5
     assert plan.skipped == {
-        "own-output": 3,
+        "own-output": 5,
+        "already-soci": 1,
         "excluded": 1,
         "archived": 1,
         "not-an-image": 3,

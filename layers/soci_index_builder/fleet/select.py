@@ -83,7 +83,12 @@ def plan_repository(
             if reason is not None:
                 plan.skipped[reason.value] += 1
                 continue
-            why = _needs_work(record, outputs(tag, record))
+            output = outputs(tag, record)
+            if output is None and any(t.endswith(suffix) for t in record.tags):
+                # another name for one of our outputs (the indexer would skip it: already-soci)
+                plan.skipped[SkipReason.ALREADY_SOCI.value] += 1
+                continue
+            why = _needs_work(record, output)
             if why == "no-output" and index_version == "v1" and _is_index(record):
                 why = "unverified"  # v1 binds platform manifests the listing does not show
             if why is None:
