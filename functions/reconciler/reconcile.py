@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from soci_index_builder.errors import SociError
 from soci_index_builder.filters import Filters
 from soci_index_builder.fleet.aws import EcrLister
+from soci_index_builder.fleet.model import ImageRecord
 from soci_index_builder.fleet.orphans import PrunePolicy, plan_prune
 from soci_index_builder.fleet.prune import apply_prune
 from soci_index_builder.fleet.select import plan_repository
@@ -117,7 +118,7 @@ class Reconciler:
     def _prune(
         self,
         name: str,
-        records: list[Any],
+        records: list[ImageRecord],
         config: ReconcileConfig,
         dry_run: bool,
         stats: RunStats,
