@@ -139,8 +139,8 @@ def _backend(args: argparse.Namespace) -> tuple[Lister, Any, Deleter]:
     from ..oci.reference import validate_host, validate_repository
     from ..store.base import ManifestDeleter
     from ..store.remote.client import RegistryClient
-    from ..store.remote.ecr import EcrCredentialsProvider
     from ..store.remote.ecr_hosts import parse_ecr_host
+    from ..store.remote.keychain import Keychain
 
     host, _, prefix = args.target.partition("/")
     try:
@@ -151,10 +151,9 @@ def _backend(args: argparse.Namespace) -> tuple[Lister, Any, Deleter]:
         raise ConfigError(str(exc)) from None
     prefix = prefix.rstrip("/")
     ecr = parse_ecr_host(host)
-    credentials = EcrCredentialsProvider() if ecr else None
     client = RegistryClient(
-        host,
-        credentials=credentials,
+        host,  # --credentials is one of keychain.MODES (argparse choices)
+        credentials=Keychain(args.credentials, auth_file=args.auth_file),
         plain_http=args.plain_http,
         ca_bundle=args.ca_bundle,
         connect_to=dict(args.connect_to),
