@@ -103,11 +103,15 @@ def test_handler_imports_from_the_shipped_assets_on_the_lambda_python(custom_syn
     template = custom_synth.templates["SociCustom"]
     layer = _layer_dir(custom_synth.outdir, template) / "python"
     (function,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "functions.indexer.handler.handler"
     ]
     task = custom_synth.outdir / f"asset.{function['Properties']['Code']['S3Key'][:-4]}"
     program = (
-        "import sys, functions.indexer.handler, soci_index_builder.soci.build, zstandard\n"
+        "import sys, functions.indexer.handler, functions.reconciler.handler\n"
+        "import soci_index_builder.soci.build, zstandard\n"
         "assert zstandard.backend == 'cext', zstandard.backend\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('flatbuffers', 'tests')]"
     )
@@ -125,22 +129,19 @@ def test_function_asset_is_the_functions_package(default_synth: Synth) -> None:
     from infra.slimming import find_python
 
     template = default_synth.templates["SociIndexBuilder"]
-    (function,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
-    ]
-    key = function["Properties"]["Code"]["S3Key"]
-    root = default_synth.outdir / f"asset.{key.removesuffix('.zip')}"
-    module, _, _ = function["Properties"]["Handler"].rpartition(".")
-    assert (root / (module.replace(".", "/") + ".py")).is_file()
-    assert (root / "functions" / "__init__.py").is_file()
-    assert (root / "functions" / "shared" / "config.py").is_file()
-    compiled = list(root.rglob("*.pyc"))
-    if find_python(PYTHON_VERSION) is not None:  # precompiled: /var/task is read-only too
-        assert len(compiled) == len(list(root.rglob("*.py")))
-        assert (
-            b"/var/task/functions/indexer/handler.py"
-            in next(p for p in compiled if p.name.startswith("handler.")).read_bytes()
-        )
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 2  # the indexer and the reconciler share one asset
+    for function in functions:
+        key = function["Properties"]["Code"]["S3Key"]
+        root = default_synth.outdir / f"asset.{key.removesuffix('.zip')}"
+        module, _, _ = function["Properties"]["Handler"].rpartition(".")
+        assert (root / (module.replace(".", "/") + ".py")).is_file()
+        assert (root / "functions" / "__init__.py").is_file()
+        assert (root / "functions" / "shared" / "config.py").is_file()
+        compiled = list(root.rglob("*.pyc"))
+        if find_python(PYTHON_VERSION) is not None:  # precompiled: /var/task is read-only too
+            assert len(compiled) == len(list(root.rglob("*.py")))
+            assert b"/var/task/functions/" in compiled[0].read_bytes()
 
 
 @pytest.mark.parametrize("config", ["default_synth", "custom_synth"])
