@@ -100,6 +100,7 @@ def layer_to_dict(layer: LayerResult) -> dict[str, Any]:
         "platforms": list(layer.platforms),
         "seconds": round(layer.seconds, 3),
         "recompressed_digest": layer.recompressed_digest,
+        "reused_from": layer.reused_from,
     }
 
 
@@ -129,6 +130,8 @@ def result_summary(result: BuildResult) -> str:
     lines += [f"  {platform}: SOCI index {d}" for platform, d in result.index_digests.items()]
     for layer in result.layers:
         why = f" ({layer.reason.value})" if layer.reason else ""
+        if layer.reused_from:
+            why = f" (from {layer.reused_from})"
         lines.append(
             f"  layer {layer.digest[7:19]} {human_bytes(layer.size):>10} {layer.status}{why}"
         )
