@@ -21,6 +21,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from .bundling import REPO_ROOT, layer_code
+from .catalogue import ZtocCatalogue
 from .monitoring import BuilderMonitoring
 from .settings import RETENTION_DAYS, BuilderProps
 
@@ -83,6 +84,11 @@ class SociIndexBuilder(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="SOCI index builder: read images, push indexes (see docs/deploy.md)",
         )  # fmt: skip
+        self.ztoc_catalogue = (
+            ZtocCatalogue(self, "ZtocCatalogue", point_in_time_recovery=props.ztoc_table_pitr)
+            if props.ztoc_catalogue
+            else None
+        )
         self.function = self._create_function()
         self._grant_permissions()
         self.monitoring = BuilderMonitoring(
@@ -200,6 +206,8 @@ class SociIndexBuilder(Construct):
         }
         if self.result_bus_arn:
             env["RESULT_EVENT_BUS"] = self.result_bus_arn
+        if self.ztoc_catalogue is not None:
+            env.update(self.ztoc_catalogue.environment)
         return env
 
     @property
@@ -215,6 +223,8 @@ class SociIndexBuilder(Construct):
         """Least privilege: only GetAuthorizationToken (no resource form exists) is on '*'."""
         stack, role = cdk.Stack.of(self), self.role
         self.log_group.grant_write(role)
+        if self.ztoc_catalogue is not None:
+            self.ztoc_catalogue.grant(role)
         role.add_to_policy(
             iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )

@@ -61,6 +61,9 @@ class BuilderProps:
     service_name: str = "soci-index-builder"
     metrics_namespace: str = "SociIndexBuilder"
     alarm_topic: sns.ITopic | None = field(default=None, compare=False)
+    #: The DynamoDB zTOC catalogue (docs/reuse.md); off: only the previous output is reused.
+    ztoc_catalogue: bool = True
+    ztoc_table_pitr: bool = False
 
     def __post_init__(self) -> None:
         for problem in self._problems():
@@ -128,10 +131,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "maxReceiveCount": "max_receive_count",
     "logRetentionDays": "log_retention_days",
     "logLevel": "log_level",
+    "ztocCatalogue": "ztoc_catalogue",
+    "ztocTablePitr": "ztoc_table_pitr",
 }
 _LISTS = {"include", "exclude", "repository_prefixes"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
+_BOOLS = {"ztoc_catalogue", "ztoc_table_pitr"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:
@@ -152,6 +158,10 @@ def _convert(name: str, raw: Any) -> Any:
         if isinstance(raw, str):
             raw = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
         return tuple(str(item).strip() for item in raw if str(item).strip())
+    if name in _BOOLS:
+        if str(raw).lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return str(raw).lower() == "true"
     if name in _OPTIONAL_INTS and isinstance(raw, str) and raw.lower() in ("none", "null"):
         return None
     if name in _INTS or name in _OPTIONAL_INTS:
