@@ -8,6 +8,7 @@ and index is byte-identical to a fresh build; a bad entry costs a rebuild, never
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,41 @@ def test_recompressed_layer_is_neither_recompressed_nor_uploaded_again(
     assert make_layer(big_zstd(1)).digest not in watched.opened
     out = ImageIndex.from_json(second.fetch_manifest("1-soci").raw)
     assert out.manifests
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("round_", range(3))
+def test_two_repositories_at_once_both_succeed_and_agree(
+    registry: Any, tmp_path: Path, round_: int
+) -> None:
+    client = registry.client()
+    repos = [client.repository(f"reuse/race{round_}-{side}") for side in "ab"]
+    shared = [big_gzip(30 + round_), big_tar(40 + round_), big_gzip(50 + round_)]
+    for number, repo in enumerate(repos):
+        push_image(repo, "1", [*shared, big_gzip(60 + 2 * round_ + number)])
+    catalogue = SqliteCatalogue(tmp_path / "shared.sqlite")
+    results: dict[int, BuildResult] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def index(number: int) -> None:
+        try:
+            start.wait()
+            results[number] = build_image_index(repos[number], "1", SETTINGS, catalogue=catalogue)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=index, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    a, b = results[0], results[1]
+    assert a.status == b.status == "built"
+    assert [x.ztoc_digest for x in a.layers[:3]] == [x.ztoc_digest for x in b.layers[:3]]
+    for repo, result in zip(repos, (a, b), strict=True):
+        fresh = build_image_index(repo, "1", replace(SETTINGS, tag_suffix="-fresh"), reuse=False)
+        assert _index_bytes(repo, result) == _index_bytes(repo, fresh)
+        for layer in result.layers:
+            assert layer.ztoc_digest is not None and repo.has_blob(layer.ztoc_digest)
