@@ -8,6 +8,7 @@ indexed in two repositories, THEN the second reuses the first's zTOCs; an unreac
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +17,21 @@ import pytest
 from botocore.config import Config
 
 from functions.indexer.catalogue import TTL_DAYS, DynamoCatalogue, dynamodb_client
+from functions.indexer.indexer import Indexer
+from functions.shared.registries import Registries
 from soci_index_builder.oci.model import Descriptor
 from soci_index_builder.soci.build import build_image_index
 from soci_index_builder.soci.catalogue import CatalogueEntry, ZtocKey
 from tests.fixtures.images import push_image
+from tests.fixtures.registry import LocalRegistry
+from tests.functions.conftest import SetParameters
+from tests.functions.helpers import (
+    FakeContext,
+    ecr_push_event,
+    emf_metrics,
+    failed_ids,
+    sqs_batch,
+)
 from tests.soci.conftest import SETTINGS, big_gzip
 
 TABLE = "ztocs"
@@ -39,20 +51,24 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "layer", "AttributeType": "S"},
-                {"AttributeName": "variant", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "layer", "KeyType": "HASH"},
-                {"AttributeName": "variant", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+        yield create_table()
+
+
+def create_table() -> Any:
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": "layer", "AttributeType": "S"},
+            {"AttributeName": "variant", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "layer", "KeyType": "HASH"},
+            {"AttributeName": "variant", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
 
 
 def test_round_trip_with_ttl_and_replacement(table: Any) -> None:
@@ -114,3 +130,35 @@ def test_unreachable_table_costs_a_rebuild(
     assert [layer.status for layer in result.layers] == ["indexed"]
     assert "zTOC catalogue lookup failed" in caplog.text
     assert "zTOC catalogue record failed" in caplog.text
+
+
+@pytest.mark.registry
+def test_lambda_reports_reused_ztocs_in_metrics_and_result_detail(
+    registry: LocalRegistry,
+    set_parameters: SetParameters,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The deployed wiring: ZTOC_TABLE_NAME in the environment, the Indexer's own catalogue."""
+    monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    monkeypatch.setenv("ZTOC_TABLE_NAME", TABLE)
+    set_parameters(settings='{"min_layer_size": 10000, "span_size": 65536}')
+    create_table()
+    indexer = Indexer.from_environment()
+    indexer.registries = Registries(lambda host, plain: registry.client())
+    assert isinstance(indexer.catalogue, DynamoCatalogue)
+    client, prefix = registry.client(), uuid.uuid4().hex[:8]
+    first, second = (client.repository(f"{prefix}/{name}") for name in ("base", "app"))
+    for repo, top in ((first, 2), (second, 3)):
+        raw = push_image(repo, "v1", [big_gzip(1), big_gzip(top)])
+        response = indexer.handle(
+            sqs_batch(ecr_push_event(repo.path, "v1", raw.digest)), FakeContext()
+        )
+        assert failed_ids(response) == []
+    out = capsys.readouterr().out
+    metrics = [(name, value) for name, value, _ in emf_metrics(out)]
+    assert metrics.count(("ZtocsBuilt", 1)) == 3 and metrics.count(("ZtocsReused", 1)) == 1
+    details = [r.result for r in caplog.records if hasattr(r, "result")]
+    assert [z["status"] for z in details[-1]["ztocs"]] == ["reused", "built"]
+    assert details[-1]["ztocs"][0]["from"] == first.name
