@@ -35,7 +35,7 @@ from .model import (
     LayerResult,
     ProgressListener,
 )
-from .plan import LayerPlan, plan_layers
+from .plan import LayerAction, LayerPlan, plan_layers
 from .referrers import publish_referrers
 from .source import PlatformImage, SourceImage, load_source
 from .uptodate import find_up_to_date
@@ -111,7 +111,8 @@ def _build_and_push(
 ) -> BuildResult:
     """zTOCs (pushed as built), the {} config, SOCI indexes, then the v1/v2 binding."""
     repo = ctx.repo
-    reuser = _reuser(ctx, source) if ctx.reuse else None
+    needed = ctx.reuse and any(p.action is not LayerAction.SKIP for p in plans)
+    reuser = _reuser(ctx, source) if needed else None
     built = build_layers(
         repo, plans, ctx.settings, deadline=ctx.deadline, progress=progress, reuser=reuser
     )

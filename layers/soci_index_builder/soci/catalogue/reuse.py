@@ -14,7 +14,9 @@ fails a build: the lookup counts as a miss, with a warning, and the build goes o
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ...errors import SociError
 from ...oci import mediatypes
@@ -27,6 +29,7 @@ from . import Catalogue, CatalogueEntry, ZtocKey
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 
 class _Unusable(SociError):
@@ -60,14 +63,14 @@ class Reuser:
 
     def reuse(self, key: ZtocKey, layer_size: int) -> Reused | None:
         """The zTOC for ``key``, present and verified in the target repository; None: build."""
-        entry = self._call("lookup", key)
-        if not isinstance(entry, CatalogueEntry):
+        entry = _guarded("lookup", lambda: self._catalogue.lookup(key))
+        if entry is None:
             return None
         try:
             uploads = self._bring(key, entry, layer_size)
         except SociError as exc:
             log.warning("catalogue entry for %s unusable (%s): building", key.layer_digest, exc)
-            self._call("drop", key)
+            _guarded("drop", lambda: self._catalogue.drop(key))
             return None
         return Reused(entry.ztoc_digest, entry.ztoc_size, entry.where, entry.replacement, uploads)
 
@@ -76,14 +79,7 @@ class Reuser:
     ) -> None:
         """Remember a zTOC just pushed to the target repository."""
         entry = CatalogueEntry(ztoc_digest, ztoc_size, self._repo.name, replacement)
-        self._call("record", key, entry)
-
-    def _call(self, method: str, *args: object) -> object:
-        try:
-            return getattr(self._catalogue, method)(*args)
-        except Exception as exc:  # any backend failure only costs a rebuild (docs/reuse.md)
-            log.warning("zTOC catalogue %s failed (%s: %s)", method, type(exc).__name__, exc)
-            return None
+        _guarded("record", lambda: self._catalogue.record(key, entry))
 
     def _bring(self, key: ZtocKey, entry: CatalogueEntry, layer_size: int) -> int:
         indexed_size = layer_size
@@ -120,6 +116,18 @@ class Reuser:
         """Exactly ``size`` bytes: byte ``size - 1`` exists and byte ``size`` does not."""
         if size < 1 or len(self._repo.read_blob_range(digest, size - 1, size + 1)) != 1:
             raise _Unusable(f"blob {digest} does not have {size} bytes")
+
+
+def _guarded(operation: str, call: Callable[[], _T]) -> _T | None:
+    """``call()``, or None with a warning: a failing catalogue only costs a rebuild.
+
+    Any exception, whatever the backend (docs/reuse.md "Failures never fail a build").
+    """
+    try:
+        return call()
+    except Exception as exc:
+        log.warning("zTOC catalogue %s failed (%s: %s)", operation, type(exc).__name__, exc)
+        return None
 
 
 def _read(repo: Repository, digest: str, size: int) -> bytes:
