@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -263,41 +264,6 @@ def test_second_repository_mounts_instead_of_streaming(registry: Any) -> None:
         assert layer.ztoc_digest is not None and second.has_blob(layer.ztoc_digest)
 
 
-class NoMount:
-    """A remote repository of a registry that answers every mount with an upload session."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    @property
-    def name(self) -> str:
-        return str(self.inner.name)
-
-    def mount_from(self, digest: str, sibling: Repository) -> bool:
-        return False
-
-
-@pytest.mark.registry
-def test_copy_when_the_registry_does_not_mount(registry: Any) -> None:
-    client = registry.client()
-    first, second = client.repository("reuse/copy-a"), client.repository("reuse/copy-b")
-    catalogue = MemoryCatalogue()
-    push_image(first, "1", [big_gzip(1)])
-    built = build_image_index(first, "1", SETTINGS, catalogue=catalogue)
-    push_image(second, "1", [big_gzip(1)])
-    target = NoMount(second)
-    from soci_index_builder.store.base import BlobMounter
-
-    assert isinstance(target, BlobMounter)
-    result = build_image_index(target, "1", SETTINGS, catalogue=catalogue)
-    assert [layer.status for layer in result.layers] == ["reused"]
-    ztoc = built.layers[0].ztoc_digest
-    assert ztoc is not None and _read(second, ztoc) == _read(first, ztoc)
-
-
 @pytest.mark.registry
 def test_recompressed_layer_is_neither_recompressed_nor_uploaded_again(
     registry: Any, tmp_path: Path
@@ -356,3 +322,30 @@ def test_two_repositories_at_once_both_succeed_and_agree(
         assert _index_bytes(repo, result) == _index_bytes(repo, fresh)
         for layer in result.layers:
             assert layer.ztoc_digest is not None and repo.has_blob(layer.ztoc_digest)
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("blob_mounting", [True, False], ids=["mounted", "copied"])
+def test_ecr_mounts_or_copies_the_ztoc_blob_never_the_layer(ecr: Any, blob_mounting: bool) -> None:
+    """The ECR stand-in with the account setting BLOB_MOUNTING on (201) or off (202: copy)."""
+    prefix = f"reuse/{uuid.uuid4().hex[:8]}"  # the stand-in lives for the whole session
+    first, second = ecr.repository(f"{prefix}/a"), ecr.repository(f"{prefix}/b")
+    catalogue = MemoryCatalogue()
+    push_image(first, "1", [big_gzip(1)])
+    built = build_image_index(first, "1", SETTINGS, catalogue=catalogue)
+    push_image(second, "1", [big_gzip(1)])
+    ecr.behaviours.blob_mounting = blob_mounting
+    ecr.requests.clear()
+    watched = Streams(second)
+    result = build_image_index(watched, "1", SETTINGS, catalogue=catalogue)
+
+    assert [layer.status for layer in result.layers] == ["reused"]
+    ztoc = built.layers[0].ztoc_digest
+    assert ztoc in watched.opened  # read back and verified
+    assert built.layers[0].digest not in watched.opened  # the layer is never read
+    requests = [(r.method, r.path) for r in ecr.ecr_requests()]
+    assert ztoc is not None and _read(second, ztoc) == _read(first, ztoc)
+    mounts = [p for m, p in requests if m == "POST" and "mount=" in p]
+    assert mounts and all(f"from={prefix}/a" in p for p in mounts)
+    copied = [p for m, p in requests if m == "GET" and p.endswith(f"{prefix}/a/blobs/{ztoc}")]
+    assert bool(copied) is not blob_mounting
