@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from soci_index_builder.oci.model import Descriptor
@@ -27,23 +28,38 @@ _DAY = 86_400
 
 
 class DynamoCatalogue:
-    """The :class:`~soci_index_builder.soci.catalogue.Catalogue` of one DynamoDB table."""
+    """The :class:`~soci_index_builder.soci.catalogue.Catalogue` of one DynamoDB table.
 
-    def __init__(self, table: str, client: Any, *, ttl_days: int = TTL_DAYS) -> None:
+    The client is made on first use (``client_factory``), so a container that only skips
+    never imports boto3; build threads share it (boto3 clients are thread-safe).
+    """
+
+    def __init__(
+        self, table: str, client_factory: Callable[[], Any], *, ttl_days: int = TTL_DAYS
+    ) -> None:
         self.table = table
-        self._client = client
+        self._factory = client_factory
+        self._client: Any = None
+        self._lock = threading.Lock()
         self._ttl = ttl_days * _DAY
 
     @classmethod
     def from_environment(
-        cls, client_factory: Any, environ: Mapping[str, str] = os.environ
+        cls, client_factory: Callable[[], Any], environ: Mapping[str, str] = os.environ
     ) -> DynamoCatalogue | None:
         """The deployed table (``ZTOC_TABLE_NAME``), or None when the stack has none."""
         table = environ.get(ENV_TABLE, "").strip()
-        return cls(table, client_factory()) if table else None
+        return cls(table, client_factory) if table else None
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+            return self._client
 
     def lookup(self, key: ZtocKey) -> CatalogueEntry | None:
-        item = self._client.get_item(TableName=self.table, Key=_key(key)).get("Item")
+        item = self.client.get_item(TableName=self.table, Key=_key(key)).get("Item")
         if not item:
             return None
         replacement = None
@@ -66,7 +82,7 @@ class DynamoCatalogue:
             rep = entry.replacement
             doc = {"mediaType": rep.media_type, "digest": rep.digest, "size": rep.size}
             item["replacement"] = {"S": json.dumps(doc, sort_keys=True)}
-        self._client.put_item(TableName=self.table, Item=item)
+        self.client.put_item(TableName=self.table, Item=item)
 
     def drop(self, key: ZtocKey) -> None:
         """Nothing to do: the rebuild that follows overwrites the entry (no DeleteItem right)."""

@@ -72,7 +72,7 @@ def create_table() -> Any:
 
 
 def test_round_trip_with_ttl_and_replacement(table: Any) -> None:
-    catalogue = DynamoCatalogue(TABLE, dynamodb_client())
+    catalogue = DynamoCatalogue(TABLE, dynamodb_client)
     assert catalogue.lookup(KEY) is None
     replacement = Descriptor("application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + "c" * 64, 9)
     catalogue.record(KEY, ENTRY)
@@ -99,7 +99,7 @@ def test_from_environment(table: Any) -> None:
 def test_two_repositories_share_through_the_table(table: Any, registry: Any) -> None:
     client = registry.client()
     first, second = client.repository("lambda/a"), client.repository("lambda/b")
-    catalogue = DynamoCatalogue(TABLE, dynamodb_client())
+    catalogue = DynamoCatalogue(TABLE, dynamodb_client)
     push_image(first, "1", [big_gzip(1), big_gzip(2)])
     push_image(second, "1", [big_gzip(1), big_gzip(3)])
     one = build_image_index(first, "1", SETTINGS, catalogue=catalogue)
@@ -115,14 +115,14 @@ def test_unreachable_table_costs_a_rebuild(
     table: Any, registry: Any, broken: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     if broken == "missing-table":
-        catalogue = DynamoCatalogue("no-such-table", dynamodb_client())
+        catalogue = DynamoCatalogue("no-such-table", dynamodb_client)
     else:
         down = boto3.client(
             "dynamodb",
             endpoint_url="http://127.0.0.1:9",
             config=Config(retries={"max_attempts": 1}, connect_timeout=0.5),
         )
-        catalogue = DynamoCatalogue(TABLE, down)
+        catalogue = DynamoCatalogue(TABLE, lambda: down)
     repo = registry.client().repository(f"lambda/{broken}")
     push_image(repo, "1", [big_gzip(1)])
     result = build_image_index(repo, "1", SETTINGS, catalogue=catalogue)
