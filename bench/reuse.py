@@ -42,7 +42,7 @@ from soci_index_builder.soci.catalogue.sqlite import SqliteCatalogue  # noqa: E4
 from soci_index_builder.soci.model import BuildResult, IndexSettings  # noqa: E402
 from soci_index_builder.store.remote.client import RegistryClient  # noqa: E402
 from soci_index_builder.store.remote.repository import RemoteRepository  # noqa: E402
-from tests.fixtures.registry import _start, _stop  # noqa: E402
+from tests.fixtures.registry import _start, stop_process  # noqa: E402
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -217,7 +217,7 @@ def main() -> int:
             three, t3, read3, _ = run(proxy, "bench/other", "2", settings, cache)
         finally:
             proxy.close()
-            _stop(registry.process)
+            stop_process(registry.process)
     base_digests = {d.digest for d in image1[:3]}
     top2_desc = image2[3]
     ztocs = {layer.ztoc_digest for layer in two.layers if layer.ztoc_digest}
