@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from soci_index_builder.digest import sha256_digest
 from soci_index_builder.oci.model import ImageIndex
 from soci_index_builder.soci.build import build_image_index
-from soci_index_builder.soci.catalogue import CatalogueEntry, MemoryCatalogue
+from soci_index_builder.soci.catalogue import CatalogueEntry, MemoryCatalogue, ZtocKey
 from soci_index_builder.soci.catalogue.sqlite import SqliteCatalogue
 from soci_index_builder.soci.model import BuildResult, LayerResult
 from soci_index_builder.store.base import Repository
@@ -173,6 +173,37 @@ def test_entry_pointing_at_a_missing_or_wrong_blob_is_dropped(repo: Repository) 
         layer.ztoc_digest for layer in result.layers
     }
     assert catalogue.lookup(key_a) != missing  # dropped, then recorded by the rebuild
+
+
+class Drops(MemoryCatalogue):
+    """A catalogue that remembers which keys were dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: list[ZtocKey] = []
+
+    def drop(self, key: ZtocKey) -> None:
+        self.dropped.append(key)
+        super().drop(key)
+
+
+@pytest.mark.parametrize("elsewhere", [True, False], ids=["unreachable", "missing-here"])
+def test_only_wrong_entries_are_dropped(repo: Repository, elsewhere: bool) -> None:
+    """An entry of another registry or layout may be right: build, keep it; a missing blob in
+    the repository it names is wrong: build, drop it (then the build records its own)."""
+    catalogue = Drops()
+    spec = big_gzip(1)
+    key = ZtocKey(
+        make_layer(spec).digest, SETTINGS.span_size, SETTINGS.build_tool_identifier, "gzip"
+    )
+    where = "oci:/somewhere/else" if elsewhere else repo.name
+    catalogue.record(key, CatalogueEntry("sha256:" + "0" * 64, 10, where))
+    push_image(repo, "app", [spec])
+    result = build_image_index(repo, "app", SETTINGS, catalogue=catalogue)
+    assert [layer.status for layer in result.layers] == ["indexed"]
+    assert catalogue.dropped == ([] if elsewhere else [key])
+    recorded = catalogue.lookup(key)
+    assert recorded is not None and recorded.where == repo.name
 
 
 def test_entry_with_a_valid_ztoc_of_another_layer_is_dropped(repo: Repository) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ...errors import SociError
+from ...errors import NotFoundError, RegistryError, SociError
 from ...oci import mediatypes
 from ...oci.model import Descriptor
 from ...store.base import BlobMounter, Repository
@@ -34,6 +34,11 @@ _T = TypeVar("_T")
 
 class _Unusable(SociError):
     """The entry names a blob that is missing or different: drop it, build instead."""
+
+
+class _Unreachable(SociError):
+    """The entry may be right, but its blob cannot be brought here (another registry or
+    layout, a layer that will not mount): build, and keep the entry."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,13 @@ class Reuser:
             return None
         try:
             uploads = self._bring(key, entry, layer_size)
+        except _Unreachable as exc:
+            log.info("zTOC of %s not reachable from here (%s): building", key.layer_digest, exc)
+            return None
         except SociError as exc:
             log.warning("catalogue entry for %s unusable (%s): building", key.layer_digest, exc)
-            _guarded("drop", lambda: self._catalogue.drop(key))
+            if _entry_is_wrong(exc):
+                _guarded("drop", lambda: self._catalogue.drop(key))
             return None
         return Reused(entry.ztoc_digest, entry.ztoc_size, entry.where, entry.replacement, uploads)
 
@@ -104,11 +113,13 @@ class Reuser:
         mounter = repo if isinstance(repo, BlobMounter) and where != repo.name else None
         sibling = mounter.sibling(where) if mounter is not None else None
         if mounter is None or sibling is None:
-            raise _Unusable(f"blob {digest} is not in {where} (nor here)")
+            if where == repo.name:
+                raise _Unusable(f"blob {digest} is not in {where}")
+            raise _Unreachable(f"{where} is not a repository of this registry")
         if mounter.mount_from(digest, sibling):
             return 0
         if not copy:
-            raise _Unusable(f"blob {digest} could not be mounted from {where}")
+            raise _Unreachable(f"layer {digest} could not be mounted from {where}")
         data = _read(sibling, digest, size)
         return int(repo.push_blob(digest, data))
 
@@ -116,6 +127,11 @@ class Reuser:
         """Exactly ``size`` bytes: byte ``size - 1`` exists and byte ``size`` does not."""
         if size < 1 or len(self._repo.read_blob_range(digest, size - 1, size + 1)) != 1:
             raise _Unusable(f"blob {digest} does not have {size} bytes")
+
+
+def _entry_is_wrong(exc: SociError) -> bool:
+    """Missing or different bytes condemn the entry; a transient registry error does not."""
+    return not isinstance(exc, RegistryError) or isinstance(exc, NotFoundError)
 
 
 def _guarded(operation: str, call: Callable[[], _T]) -> _T | None:
