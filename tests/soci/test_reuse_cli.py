@@ -57,7 +57,8 @@ def test_default_cache_lives_in_the_user_cache_dir(
     assert default_path().is_file()
     assert default_path().is_relative_to(os.environ["XDG_CACHE_HOME"])
     assert main(["index", f"{ref}:two", *SMALL]) == 0
-    assert "reused (from oci:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reused (from oci:" in out and "zTOCs: 1 built, 1 reused" in out
 
 
 @pytest.mark.parametrize("option", [["--cache", "none"], ["--no-reuse"]])

@@ -125,6 +125,10 @@ def result_summary(result: BuildResult) -> str:
     """A few human lines: what happened, where the output is, why layers were skipped."""
     reason = f" ({result.reason.value})" if result.reason else ""
     lines = [f"{result.source}: {result.status}{reason} in {result.seconds:.1f}s"]
+    built = sum(layer.status == "indexed" for layer in result.layers)
+    reused = sum(layer.status == "reused" for layer in result.layers)
+    if built or reused:
+        lines.append(f"  zTOCs: {built} built, {reused} reused")
     if result.output_tag:
         lines.append(f"  output {result.output_tag} -> {result.output_digest}")
     lines += [f"  {platform}: SOCI index {d}" for platform, d in result.index_digests.items()]
