@@ -15,10 +15,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from soci_index_builder.oci.model import Descriptor
-from soci_index_builder.soci.catalogue import CatalogueEntry, ZtocKey
+if TYPE_CHECKING:  # imported when first used: a skip-only container needs neither
+    from soci_index_builder.soci.catalogue import CatalogueEntry, ZtocKey
 
 #: The table's name, set by the CDK app; no variable means no catalogue (previous output only).
 ENV_TABLE = "ZTOC_TABLE_NAME"
@@ -59,6 +59,9 @@ class DynamoCatalogue:
             return self._client
 
     def lookup(self, key: ZtocKey) -> CatalogueEntry | None:
+        from soci_index_builder.oci.model import Descriptor
+        from soci_index_builder.soci.catalogue import CatalogueEntry
+
         item = self.client.get_item(TableName=self.table, Key=_key(key)).get("Item")
         if not item:
             return None
