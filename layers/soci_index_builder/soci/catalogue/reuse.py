@@ -5,7 +5,8 @@ in another repository of the same registry it is mounted; when the registry answ
 with an upload session, the zTOC blob (small) is copied, never a layer. Every reused zTOC is
 read back from the target repository against its digest and size and decoded (its layer size
 and build tool must match); a recompressed layer's gzip replacement must be there with its
-exact size. An entry failing any check is dropped and the layer is built.
+exact size. Either way a failed check means the layer is built; the entry is dropped only
+when its bytes are missing or different, not when they merely cannot be brought here.
 
 A catalogue that cannot be reached (throttling, a locked or broken file, a network error) never
 fails a build: the lookup counts as a miss, with a warning, and the build goes on.
