@@ -24,7 +24,7 @@ from soci_index_builder.oci.model import ImageIndex
 from soci_index_builder.soci.build import build_image_index
 from soci_index_builder.soci.catalogue import CatalogueEntry, MemoryCatalogue, ZtocKey
 from soci_index_builder.soci.catalogue.sqlite import SqliteCatalogue
-from soci_index_builder.soci.model import BuildResult, LayerResult
+from soci_index_builder.soci.model import BuildResult, IndexSettings, LayerResult
 from soci_index_builder.store.base import Repository
 from soci_index_builder.store.layout import LayoutRepository
 from soci_index_builder.ztoc.builder import build_ztoc
@@ -66,12 +66,17 @@ def _by_status(result: BuildResult, status: str) -> list[LayerResult]:
     return [layer for layer in result.layers if layer.status == status]
 
 
-def _fresh_ztoc(spec: LayerSpec) -> bytes:
+def _fresh_ztoc(spec: LayerSpec, settings: IndexSettings = SETTINGS) -> bytes:
     """The zTOC a build from scratch gives (the engine on the layer bytes, no repository)."""
     gzip = spec.compression == "gzip"
     compression = CompressionAlgorithm.GZIP if gzip else CompressionAlgorithm.UNCOMPRESSED
     blob = io.BytesIO(make_layer(spec).blob)
-    return build_ztoc(blob, compression=compression, span_size=SETTINGS.span_size).raw
+    return build_ztoc(
+        blob,
+        compression=compression,
+        span_size=settings.span_size,
+        build_tool_identifier=settings.build_tool_identifier,
+    ).raw
 
 
 def _index_bytes(repo: Repository, result: BuildResult) -> list[bytes]:
@@ -242,34 +247,49 @@ def test_unreachable_catalogue_costs_a_rebuild(
 _POOL = [big_gzip(10), big_gzip(11), big_tar(12), big_gzip(13), small(14)]
 
 
-@hsettings(max_examples=8)
+#: Settings an image may be indexed with: another span size or build tool is another zTOC.
+_VARIANTS = [
+    SETTINGS,
+    replace(SETTINGS, span_size=32 << 10),
+    replace(SETTINGS, build_tool_identifier="another builder"),
+]
+
+
+@hsettings(max_examples=10)
 @given(
     images=st.lists(
-        st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=4, unique=True),
+        st.tuples(
+            st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=4, unique=True),
+            st.integers(0, len(_VARIANTS) - 1),
+        ),
         min_size=2,
         max_size=4,
     )
 )
-def test_property_reused_bytes_equal_a_fresh_build(
-    tmp_path_factory: pytest.TempPathFactory, images: list[list[int]]
+def test_property_reuse_is_exact_and_only_for_the_same_key(
+    tmp_path_factory: pytest.TempPathFactory, images: list[tuple[list[int], int]]
 ) -> None:
+    """Random images sharing layers, each indexed with random settings, one catalogue: a layer
+    is reused exactly when it was built before with the same span size and build tool, and
+    every zTOC and SOCI index is byte-identical to a fresh build's."""
     repo = LayoutRepository(tmp_path_factory.mktemp("prop") / "layout", create=True)
     catalogue = MemoryCatalogue()
-    seen: set[int] = set()
-    for number, picks in enumerate(images):
+    seen: set[tuple[int, int]] = set()
+    for number, (picks, variant) in enumerate(images):
+        settings = _VARIANTS[variant]
         push_image(repo, f"img{number}", [_POOL[i] for i in picks])
-        result = build_image_index(repo, f"img{number}", SETTINGS, catalogue=catalogue)
+        result = build_image_index(repo, f"img{number}", settings, catalogue=catalogue)
         for i, layer in zip(picks, result.layers, strict=True):
             if layer.status == "skipped":
                 continue
-            assert layer.status == ("reused" if i in seen else "indexed")
+            assert layer.status == ("reused" if (i, variant) in seen else "indexed")
             assert layer.ztoc_digest is not None
-            assert _read(repo, layer.ztoc_digest) == _fresh_ztoc(_POOL[i])
+            assert _read(repo, layer.ztoc_digest) == _fresh_ztoc(_POOL[i], settings)
+            seen.add((i, variant))
         fresh = build_image_index(
-            repo, f"img{number}", replace(SETTINGS, tag_suffix="-fresh"), reuse=False
+            repo, f"img{number}", replace(settings, tag_suffix="-fresh"), reuse=False
         )
         assert _index_bytes(repo, result) == _index_bytes(repo, fresh)
-        seen.update(picks)
 
 
 # --- registries: other repositories, mounts, copies, recompressed layers --------------------
