@@ -29,7 +29,7 @@ from soci_index_builder.store.base import Repository
 from soci_index_builder.store.layout import LayoutRepository
 from soci_index_builder.ztoc.builder import build_ztoc
 from soci_index_builder.ztoc.model import CompressionAlgorithm
-from tests.fixtures.images import LayerSpec, make_layer, push_image
+from tests.fixtures.images import LayerSpec, make_layer, push_image, push_multi_platform_image
 
 from .conftest import SETTINGS, big_gzip, big_tar, big_zstd, small
 
@@ -120,15 +120,20 @@ def test_repush_of_a_tag_reuses_the_previous_output_without_a_catalogue(repo: Re
     assert _index_bytes(repo, result) == _index_bytes(repo, fresh)
 
 
-def test_v1_rerun_reuses_the_referrers_of_the_subject(repo: Repository) -> None:
-    push_image(repo, "app", [big_gzip(1), big_gzip(2)])
+def test_v1_reuses_the_referrers_of_the_subjects(repo: Repository) -> None:
+    """v1 without a catalogue: a wider second run finds the first run's zTOCs through the
+    referrers of the image manifests (the referrers API or the tag schema)."""
+    amd64, arm64 = [big_gzip(1), big_gzip(2)], [big_gzip(1), big_gzip(3)]
+    push_multi_platform_image(repo, "app", {"linux/amd64": amd64, "linux/arm64": arm64})
     v1 = replace(SETTINGS, index_version="v1")
-    first = build_image_index(repo, "app", v1)
+    build_image_index(repo, "app", replace(v1, platforms=("linux/amd64",)))
     watched = Streams(repo)
-    again = build_image_index(watched, "app", v1)
-    assert [layer.status for layer in again.layers] == ["reused", "reused"]
-    assert again.index_digests == first.index_digests
-    assert not {layer.digest for layer in again.layers} & set(watched.opened)
+    both = build_image_index(watched, "app", v1)
+    statuses = {layer.digest: layer.status for layer in both.layers}
+    shared, only_amd64, only_arm64 = (make_layer(s).digest for s in (amd64[0], amd64[1], arm64[1]))
+    assert statuses == {shared: "reused", only_amd64: "reused", only_arm64: "indexed"}
+    assert not {shared, only_amd64} & set(watched.opened)
+    assert set(both.index_digests) == {"linux/amd64", "linux/arm64"}
 
 
 @pytest.mark.parametrize(
