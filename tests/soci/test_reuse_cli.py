@@ -123,3 +123,19 @@ def test_sqlite_is_safe_across_threads_and_instances(tmp_path: Path) -> None:
     assert not errors
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM ztocs").fetchone()[0] == 80
+
+
+def test_progress_line_of_a_reused_layer_names_its_source() -> None:
+    import io
+
+    from soci_index_builder.cli.progress import TerminalProgress
+    from soci_index_builder.soci.model import LayerResult
+
+    out = io.StringIO()
+    digest = "sha256:" + "cd" * 32
+    reused = LayerResult(
+        digest=digest, media_type="m", size=1 << 20, status="reused", reused_from="reg/app"
+    )
+    TerminalProgress(out).layer_finished(reused)
+    assert "cdcdcdcdcdcd reused" in out.getvalue() and "from reg/app" in out.getvalue()
+    assert "/s" not in out.getvalue()

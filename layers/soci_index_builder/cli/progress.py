@@ -55,9 +55,13 @@ class TerminalProgress:
             self._layers.pop(result.digest, None)
             self._clear()
             rate = result.size / result.seconds if result.seconds else 0.0
+            # a reused zTOC streamed nothing: say where it came from, not a rate
+            detail = (
+                f"from {result.reused_from}" if result.reused_from else f"{human_bytes(rate)}/s"
+            )
             self._stream.write(
                 f"  {result.digest[7:19]} {result.status:8} {human_bytes(result.size):>10}"
-                f"  {human_bytes(rate)}/s\n"
+                f"  {detail}\n"
             )
             self._redraw(force=True)
 
