@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from functions.shared.registries import Registries
 from soci_index_builder.oci.model import Descriptor
 from soci_index_builder.soci.build import build_image_index
 from soci_index_builder.soci.catalogue import CatalogueEntry, ZtocKey
+from soci_index_builder.store.layout import LayoutRepository
 from tests.fixtures.images import push_image
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
@@ -36,6 +38,7 @@ from tests.soci.conftest import SETTINGS, big_gzip
 
 TABLE = "ztocs"
 KEY = ZtocKey("sha256:" + "a" * 64, 4 << 20, "AWS SOCI CLI v0.2", "gzip")
+THROTTLED = "ProvisionedThroughputExceededException"
 ENTRY = CatalogueEntry("sha256:" + "b" * 64, 1234, "host/app")
 
 
@@ -107,6 +110,30 @@ def test_two_repositories_share_through_the_table(table: Any, registry: Any) -> 
     assert [layer.status for layer in two.layers] == ["reused", "indexed"]
     assert two.layers[0].reused_from == first.name
     assert two.layers[0].ztoc_digest == one.layers[0].ztoc_digest
+
+
+def test_throttled_table_is_a_miss_and_a_failed_record(
+    table: Any, caplog: Any, tmp_path: Path
+) -> None:
+    """DynamoDB throttling (botocore's own Stubber answers) reaches the reuse step's guard."""
+    from botocore.stub import Stubber
+
+    from soci_index_builder.soci.catalogue.reuse import Reuser
+
+    client = dynamodb_client()
+    stubber = Stubber(client)
+    for method in ("get_item", "put_item"):
+        stubber.add_client_error(
+            method, "ProvisionedThroughputExceededException", http_status_code=400
+        )
+    target = LayoutRepository(tmp_path / "layout", create=True)
+    reuser = Reuser(target, DynamoCatalogue(TABLE, lambda: client))
+    with stubber:
+        assert reuser.reuse(KEY, 10) is None
+        reuser.record(KEY, ENTRY.ztoc_digest, ENTRY.ztoc_size, None)
+    stubber.assert_no_pending_responses()
+    assert "catalogue lookup failed (" + THROTTLED in caplog.text
+    assert "catalogue record failed (" + THROTTLED in caplog.text
 
 
 @pytest.mark.registry
