@@ -90,7 +90,7 @@ class Indexer:
 
     @classmethod
     def from_environment(cls) -> Indexer:
-        """The deployed function's collaborators: SSM, ECR, EventBridge, the real builder."""
+        """The deployed collaborators: SSM, ECR, EventBridge, the zTOC table, the real builder."""
         return cls(
             config=ConfigSource(),
             registries=Registries(),
