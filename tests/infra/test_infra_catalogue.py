@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.construct import HANDLER
 from infra.settings import props_from_context
 
 if TYPE_CHECKING:
@@ -60,8 +61,15 @@ def test_function_may_only_get_and_put_items_of_the_table(raw: dict[str, Any]) -
 
 def test_function_environment_names_the_table(raw: dict[str, Any]) -> None:
     logical_id, _ = _table(raw)
-    (function,) = [v for v in raw["Resources"].values() if v["Type"] == "AWS::Lambda::Function"]
-    variables = function["Properties"]["Environment"]["Variables"]
+    functions = [v for v in raw["Resources"].values() if v["Type"] == "AWS::Lambda::Function"]
+    with_table = [
+        f["Properties"]["Handler"]
+        for f in functions
+        if "ZTOC_TABLE_NAME" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert with_table == [HANDLER]  # the indexer builds; the reconciler only enqueues
+    (indexer,) = [f for f in functions if f["Properties"]["Handler"] == HANDLER]
+    variables = indexer["Properties"]["Environment"]["Variables"]
     assert variables["ZTOC_TABLE_NAME"] == {"Ref": logical_id}
 
 
