@@ -89,7 +89,7 @@ class ConfigSource:
 
 
 def parse_config(values: dict[str, str], path: str) -> Config:
-    """Build a Config from ``{name: value}``; a missing ``include`` is an error (see filters.md)."""
+    """Build a Config from ``{name: value}``; no ``include`` is an error (docs/filters.md)."""
     where = path.rstrip("/")
     if INCLUDE not in values:
         raise ConfigError(f"SSM parameter {where}/{INCLUDE} is missing (use *:* to index all)")

@@ -2,7 +2,7 @@
 
 Python's ``zlib`` module cannot stop at deflate block boundaries (no ``Z_BLOCK``, no
 ``data_type``, no ``inflatePrime``/``inflateGetDictionary``), which soci's checkpoints need
-(soci-format.md section 4.2, stack-notes 1.3). Every call used exists since zlib 1.2.8.
+(soci-format.md section 4.2). Every call used exists since zlib 1.2.8.
 No logic lives here. ``ctypes`` releases the GIL for the duration of each foreign call.
 """
 

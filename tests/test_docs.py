@@ -1,0 +1,206 @@
+"""The documentation the code cites exists: every ``.md`` citation resolves inside the repository,
+every cited section number exists (docs/architecture.md, "Citations"), the README links every
+file in ``docs/``, and nothing points at reference material outside the repository."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+#: Where docstrings and comments cite documents.
+CODE_DIRS = ("layers", "functions", "infra", "bench", "tests")
+CODE_SUFFIXES = frozenset({".py", ".fbs", ".md"})
+#: Engine modules and their tests say "section 4.4" / "§4.4" meaning soci-format.md.
+FORMAT_CITERS = (
+    "layers/soci_index_builder",
+    "tests/engine",
+    "tests/oci",
+    "tests/soci",
+)
+
+_NUMBER = r"\d+(?:\.\d+)*"
+_SECTION_WORD = r"(?:sections?\s+|§\s*)"
+_NUMBERS = rf"{_NUMBER}(?:\s*(?:,|and|/|-|–)\s*{_SECTION_WORD}?{_NUMBER})*"
+#: ``name.md`` or ``some/path/name.md``, optionally followed by the sections cited in it.
+_CITATION = re.compile(
+    rf"(?P<path>(?:[\w.-]+/)*[\w.-]+\.md)\b[`)]?(?:,?\s*{_SECTION_WORD}?(?P<sections>{_NUMBERS}))?"
+)
+_BARE_SECTIONS = re.compile(rf"(?<![\w.]){_SECTION_WORD}(?P<sections>{_NUMBERS})")
+_HEADING = re.compile(r"^#{1,6}\s+(?P<number>\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
+_LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+#: The specifications of other projects, cited by their own file names (image-spec
+#: ``image-layout.md``): upstream documents, not ours.
+_UPSTREAM_CONTEXT = re.compile(r"(?:https?://\S*|image-spec\W*|distribution-spec\W*)$")
+#: Reference material that lives next to the repository, never in it.
+_OUTSIDE = re.compile("|".join((r"\.\./" + "shared\\b", "/work" + "/shared\\b")))
+
+
+@cache
+def repository_files() -> tuple[Path, ...]:
+    """Tracked and new (not ignored) files; a plain walk when git is not at hand."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        names = [n for n in out.decode().split("\0") if n]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "node_modules", "cdk.out", "__pycache__"}
+        names = [
+            str(p.relative_to(ROOT))
+            for p in ROOT.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+        ]
+    return tuple(ROOT / n for n in sorted(names) if (ROOT / n).is_file())
+
+
+def code_files() -> list[Path]:
+    return [
+        p
+        for p in repository_files()
+        if p.relative_to(ROOT).parts[0] in CODE_DIRS and p.suffix in CODE_SUFFIXES
+    ]
+
+
+def doc_files() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@cache
+def section_numbers(doc: Path) -> frozenset[str]:
+    return frozenset(m["number"] for m in _HEADING.finditer(_text(doc)))
+
+
+def cited_numbers(spec: str) -> list[str]:
+    """``"2.1-2.4"`` -> ["2.1", "2.4"]; ``"4.4, 4.5"`` -> ["4.4", "4.5"]."""
+    return re.findall(_NUMBER, spec)
+
+
+def resolve(citing: Path, cited: str) -> Path | None:
+    """A cited ``.md``: ``./``/``../`` paths from the citing file; other paths from the citing
+    file's directory or the root; bare names also in ``docs/``."""
+    if cited.startswith(("./", "../")):
+        bases = [citing.parent]
+    else:
+        bases = [citing.parent, ROOT] + ([DOCS] if "/" not in cited else [])
+    for base in bases:
+        candidate = (base / cited).resolve()
+        if candidate.is_file() and ROOT in candidate.parents:
+            return candidate
+    return None
+
+
+def citation_problems(text: str, citing: Path) -> list[str]:
+    """Citations in ``text`` (the content of ``citing``) of missing files or sections."""
+    problems = []
+    for match in _CITATION.finditer(text):
+        before = text[max(0, match.start() - 60) : match.start()]
+        if _UPSTREAM_CONTEXT.search(before):
+            continue
+        where = f"{citing.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}"
+        target = resolve(citing, match["path"])
+        if target is None:
+            problems.append(f"{where}: cites {match['path']}, which is not in the repository")
+            continue
+        for number in cited_numbers(match["sections"] or ""):
+            if number not in section_numbers(target):
+                problems.append(f"{where}: {match['path']} has no section {number}")
+    return problems
+
+
+def bare_section_problems(path: Path) -> list[str]:
+    """Engine "section 4.4" citations (no file named on the line) must exist in soci-format.md."""
+    problems = []
+    available = section_numbers(DOCS / "soci-format.md")
+    for lineno, line in enumerate(_text(path).splitlines(), 1):
+        stripped = _CITATION.sub("", line)
+        if ".md" in line and "soci-format.md" not in line:
+            continue  # a section of another document
+        for match in _BARE_SECTIONS.finditer(stripped):
+            for number in cited_numbers(match["sections"]):
+                if number not in available:
+                    where = f"{path.relative_to(ROOT)}:{lineno}"
+                    problems.append(f"{where}: soci-format.md has no section {number}")
+    return problems
+
+
+def test_cited_documents_and_sections_exist() -> None:
+    pages = [p for p in code_files() + doc_files() if p != Path(__file__).resolve()]
+    problems = [p for path in pages for p in citation_problems(_text(path), path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_engine_section_numbers_exist_in_the_format_spec() -> None:
+    citers = [p for p in code_files() if str(p.relative_to(ROOT)).startswith(FORMAT_CITERS)]
+    assert len(citers) > 20
+    problems = [p for path in citers for p in bare_section_problems(path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{lineno}: {line.strip()[:80]}"
+        for path in repository_files()
+        if path != Path(__file__).resolve() and path.suffix not in {".ztoc", ".gz", ".tar"}
+        for lineno, line in enumerate(_text(path).splitlines(), 1)
+        if _OUTSIDE.search(line)
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_readme_links_every_doc() -> None:
+    targets = {m["target"].split("#")[0] for m in _LINK.finditer(_text(ROOT / "README.md"))}
+    missing = [f"docs/{d.name}" for d in doc_files() if f"docs/{d.name}" not in targets]
+    assert not missing, f"README.md does not link {missing}"
+
+
+def anchors(doc: Path) -> frozenset[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    slugs = set()
+    for line in _text(doc).splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            slugs.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return frozenset(slugs)
+
+
+@pytest.mark.parametrize(
+    "page", [ROOT / "README.md", *doc_files()], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_relative_links_resolve(page: Path) -> None:
+    problems = []
+    for match in _LINK.finditer(_text(page)):
+        target = match["target"]
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        file_part, _, fragment = target.partition("#")
+        destination = (page.parent / file_part).resolve() if file_part else page
+        if not destination.exists() or ROOT not in [destination, *destination.parents]:
+            problems.append(f"{target}: no such file in the repository")
+        elif fragment and destination.suffix == ".md" and fragment not in anchors(destination):
+            problems.append(f"{target}: no heading #{fragment} in {destination.name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checker_sees_bad_citations() -> None:
+    """Guard the checker itself: a missing file, a missing section and a range are caught."""
+    assert cited_numbers("sections 2.1-2.4") == ["2.1", "2.4"]
+    assert cited_numbers("section 3.1,\nsection 5.4") == ["3.1", "5.4"]
+    text = '"""See soci-format.md section 9.9, docs/nowhere.md and soci-format.md 2.3."""\n'
+    problems = citation_problems(text, ROOT / "layers" / "probe.py")
+    assert len(problems) == 2, problems
+    assert "no section 9.9" in problems[0] and "nowhere.md" in problems[1]
+    upstream = "image-spec ``image-layout.md``, https://example.org/spec/x.md#codes"
+    assert citation_problems(upstream, ROOT / "layers" / "probe.py") == []
