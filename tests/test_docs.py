@@ -37,8 +37,18 @@ _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 #: The specifications of other projects, cited by their own file names (image-spec
 #: ``image-layout.md``): upstream documents, not ours.
 _UPSTREAM_CONTEXT = re.compile(r"(?:https?://\S*|image-spec\W*|distribution-spec\W*)$")
-#: Reference material that lives next to the repository, never in it.
-_OUTSIDE = re.compile("|".join((r"\.\./" + "shared\\b", "/work" + "/shared\\b")))
+#: Reference material that lives next to the repository, never in it, and its document names.
+_OUTSIDE = re.compile(
+    "|".join(
+        (
+            r"\.\./shared\b",
+            r"/work/shared\b",
+            r"\bstack-notes\b",
+            r"\becr-facts\b",
+            r"\bissue point \d",
+        )
+    )
+)
 
 
 @cache
@@ -204,3 +214,5 @@ def test_the_checker_sees_bad_citations() -> None:
     assert "no section 9.9" in problems[0] and "nowhere.md" in problems[1]
     upstream = "image-spec ``image-layout.md``, https://example.org/spec/x.md#codes"
     assert citation_problems(upstream, ROOT / "layers" / "probe.py") == []
+    outside = ["../shared/docs/x.md", "/work/shared/vectors", "stack-notes 1.3", "issue point 4"]
+    assert all(_OUTSIDE.search(text) for text in outside)
