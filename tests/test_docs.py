@@ -27,9 +27,11 @@ FORMAT_CITERS = (
 _NUMBER = r"\d+(?:\.\d+)*"
 _SECTION_WORD = r"(?:sections?\s+|§\s*)"
 _NUMBERS = rf"{_NUMBER}(?:\s*(?:,|and|/|-|–)\s*{_SECTION_WORD}?{_NUMBER})*"
-#: ``name.md`` or ``some/path/name.md``, optionally followed by the sections cited in it.
+#: ``name.md`` or ``some/path/name.md``, then optionally the sections cited in it, by number
+#: (``soci-format.md 4.4``) or by heading (``docs/ecr.md "Immutable tags"``).
 _CITATION = re.compile(
-    rf"(?P<path>(?:[\w.-]+/)*[\w.-]+\.md)\b[`)]?(?:,?\s*{_SECTION_WORD}?(?P<sections>{_NUMBERS}))?"
+    rf"(?P<path>(?:[\w.-]+/)*[\w.-]+\.md)\b[`)]?"
+    rf"(?:,?\s*{_SECTION_WORD}?(?P<sections>{_NUMBERS})|\s+\"(?P<heading>[A-Z][^\"\n]{{0,60}})\")?"
 )
 _BARE_SECTIONS = re.compile(rf"(?<![\w.]){_SECTION_WORD}(?P<sections>{_NUMBERS})")
 _HEADING = re.compile(r"^#{1,6}\s+(?P<number>\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
@@ -93,6 +95,13 @@ def section_numbers(doc: Path) -> frozenset[str]:
     return frozenset(m["number"] for m in _HEADING.finditer(_text(doc)))
 
 
+@cache
+def heading_titles(doc: Path) -> frozenset[str]:
+    """Every heading's text without its number, lower case."""
+    titles = re.findall(r"^#{1,6}\s+(?:\d+(?:\.\d+)*\.?\s+)?(.+?)\s*$", _text(doc), re.MULTILINE)
+    return frozenset(t.lower() for t in titles)
+
+
 def cited_numbers(spec: str) -> list[str]:
     """``"2.1-2.4"`` -> ["2.1", "2.4"]; ``"4.4, 4.5"`` -> ["4.4", "4.5"]."""
     return re.findall(_NUMBER, spec)
@@ -127,6 +136,8 @@ def citation_problems(text: str, citing: Path) -> list[str]:
         for number in cited_numbers(match["sections"] or ""):
             if number not in section_numbers(target):
                 problems.append(f"{where}: {match['path']} has no section {number}")
+        if match["heading"] and match["heading"].lower() not in heading_titles(target):
+            problems.append(f"{where}: {match['path']} has no heading {match['heading']!r}")
     return problems
 
 
@@ -208,10 +219,14 @@ def test_the_checker_sees_bad_citations() -> None:
     """Guard the checker itself: a missing file, a missing section and a range are caught."""
     assert cited_numbers("sections 2.1-2.4") == ["2.1", "2.4"]
     assert cited_numbers("section 3.1,\nsection 5.4") == ["3.1", "5.4"]
-    text = '"""See soci-format.md section 9.9, docs/nowhere.md and soci-format.md 2.3."""\n'
+    text = (
+        '"""See soci-format.md section 9.9, docs/nowhere.md and soci-format.md 2.3,\n'
+        'soci-format.md "Conventions" and docs/ecr.md "No such heading"."""\n'
+    )
     problems = citation_problems(text, ROOT / "layers" / "probe.py")
-    assert len(problems) == 2, problems
+    assert len(problems) == 3, problems
     assert "no section 9.9" in problems[0] and "nowhere.md" in problems[1]
+    assert "no heading 'No such heading'" in problems[2]
     upstream = "image-spec ``image-layout.md``, https://example.org/spec/x.md#codes"
     assert citation_problems(upstream, ROOT / "layers" / "probe.py") == []
     outside = ["../shared/docs/x.md", "/work/shared/vectors", "stack-notes 1.3", "issue point 4"]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from functions.indexer import handler
+from soci_index_builder.errors import SkipReason
 from tests.fixtures.images import LayerSpec, push_image, random_files
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
@@ -278,3 +279,17 @@ def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -
         check({**event, "detail-type": "SOCI Index Built"}, schema)  # the wrong oneOf branch
     with pytest.raises(ValueError, match="not supported"):
         validate(1, {"maximum": 3}, {})
+
+
+#: Reasons that only ever describe a layer (metric ``LayersSkipped``), never a whole image.
+LAYER_REASONS = {"below-min-size", "zstd", "not-a-layer", "unsupported-media-type"}
+#: Image skips that send no event (our own pushes) or are a status, not a reason.
+SILENT_OR_STATUS = {"untagged", "up-to-date"}
+
+
+def test_schema_lists_every_image_skip_reason(schema: dict[str, Any]) -> None:
+    """A new SkipReason must be placed: an image reason goes into the schema and docs/events.md,
+    a layer-only reason into LAYER_REASONS (and docs/filters.md 7)."""
+    listed = set(schema["$defs"]["skipped"]["properties"]["reason"]["enum"])
+    image_reasons = {r.value for r in SkipReason} - LAYER_REASONS - SILENT_OR_STATUS
+    assert listed == image_reasons
