@@ -5,10 +5,12 @@ Context keys are listed in :data:`infra.settings.CONTEXT_KEYS` and docs/deploy.m
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from .settings import CONTEXT_KEYS, props_from_context
+from .settings import CONTEXT_KEYS, ContextError, props_from_context
 from .stack import SociIndexBuilderStack
 
 DEFAULT_STACK_NAME = "SociIndexBuilder"
@@ -30,9 +32,12 @@ def build_app(app: cdk.App) -> SociIndexBuilderStack:
 
 
 def main() -> None:
-    """Synthesize the app into cdk.out (run by the CDK CLI)."""
+    """Synthesize the app into cdk.out (run by the CDK CLI); a bad input is one line."""
     app = cdk.App()
-    build_app(app)
+    try:
+        build_app(app)
+    except ContextError as exc:
+        sys.exit(f"error: {exc}")
     app.synth()
 
 

@@ -29,6 +29,7 @@ from .settings import Architecture
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = REPO_ROOT / "layers" / "soci_index_builder"
+FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYER_REQUIREMENTS = REPO_ROOT / "requirements" / "layer.txt"
 CACHE_DIR = REPO_ROOT / "build" / "layer-cache"
 PYTHON_VERSION = "3.13"
@@ -110,5 +111,32 @@ def layer_code(architecture: Architecture) -> lambda_.Code:
         bundling=cdk.BundlingOptions(
             image=cdk.DockerImage.from_registry(UNUSED_IMAGE),
             local=cast("cdk.ILocalBundling", bundling),
+        ),
+    )
+
+
+@jsii.implements(cdk.ILocalBundling)
+class FunctionsBundling:
+    """Stages ``functions/`` as the package ``functions``, as the tests import it.
+
+    The Lambdas share ``functions.shared`` by relative import, which needs ``functions`` to be
+    a package in the deployment, not the asset root.
+    """
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        """Called by CDK through jsii; returning True means Docker is never consulted."""
+        target = Path(output_dir) / FUNCTIONS_DIR.name
+        shutil.copytree(FUNCTIONS_DIR, target, ignore=_IGNORED, dirs_exist_ok=True)
+        return True
+
+
+def function_code() -> lambda_.Code:
+    """Code of every function of the app: the ``functions`` package (handlers are in it)."""
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS_DIR),
+        asset_hash_type=cdk.AssetHashType.OUTPUT,
+        bundling=cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry(UNUSED_IMAGE),
+            local=cast("cdk.ILocalBundling", FunctionsBundling()),
         ),
     )

@@ -7,8 +7,6 @@ so any number of builders coexist in one account and region.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,18 +18,16 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from .bundling import REPO_ROOT, layer_code
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
+
+from .bundling import function_code, layer_code
 from .monitoring import BuilderMonitoring
 from .settings import RETENTION_DAYS, BuilderProps
 
-FUNCTIONS_DIR: Path = REPO_ROOT / "functions"
-HANDLER = "indexer.handler.handler"
+HANDLER = "functions.indexer.handler.handler"
 FUNCTION_TIMEOUT = cdk.Duration.minutes(15)
 #: The artifact types of our own outputs; their push events must cost no invocation.
-SOCI_INDEX_MEDIA_TYPES = (
-    "application/vnd.amazon.soci.index.v1+json",
-    "application/vnd.amazon.soci.index.v2+json",
-)
+SOCI_INDEX_MEDIA_TYPES = tuple(sorted(SOCI_INDEX_ARTIFACT_TYPES))
 #: Repository-level ECR actions: read the image, upload blobs and manifests, list existing ones.
 ECR_REPOSITORY_ACTIONS = (
     "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
@@ -165,9 +161,7 @@ class SociIndexBuilder(Construct):
             description="Builds SOCI indexes for images pushed to ECR",
             runtime=_RUNTIME, architecture=_ARCHITECTURES[props.architecture],
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(FUNCTIONS_DIR), exclude=["__pycache__", "*.pyc", "tests", ".*"]
-            ),
+            code=function_code(),
             layers=[self.layer], role=self.role, log_group=self.log_group,
             memory_size=props.memory_size, timeout=FUNCTION_TIMEOUT,
             ephemeral_storage_size=cdk.Size.mebibytes(512),

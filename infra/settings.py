@@ -1,7 +1,10 @@
 """Inputs of the builder: one typed, validated record, filled from CDK context by the app.
 
 Validation happens at synth time so a typo in ``-c architecture=amd64`` fails with a sentence
-instead of a CloudFormation rollback twenty minutes later.
+naming the context key instead of a CloudFormation rollback twenty minutes later. The values
+the stack seeds into the SSM ``settings`` object (``indexVersion``, ``tagSuffix``) are checked
+by the settings model the function itself uses (``soci_index_builder.soci.settings``), so the
+stack cannot deploy a value the function would refuse (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aws_cdk import aws_logs as logs
 
+from soci_index_builder.soci.settings import IndexSettings, IndexVersion, SettingError
+
 if TYPE_CHECKING:
     from aws_cdk import aws_sns as sns
 
 Architecture = Literal["arm64", "x86_64"]
-IndexVersion = Literal["v1", "v2"]
 
 #: SSM refuses empty values; this single-item StringList means "no exclude rule".
 EXCLUDE_NOTHING = "-"
@@ -31,6 +35,19 @@ _RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 7
 RETENTION_DAYS: Mapping[int, logs.RetentionDays] = dict(
     zip(_RETENTION_VALUES, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True)
 )
+
+
+class PropsError(ValueError):
+    """A BuilderProps value breaks its rule; ``field`` names the BuilderProps field."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"SociIndexBuilder: {field_name} {problem}")
+
+
+class ContextError(ValueError):
+    """A CDK context input that cannot be used; the message names the ``-c`` key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,33 +80,41 @@ class BuilderProps:
     alarm_topic: sns.ITopic | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for problem in self._problems():
-            raise ValueError(f"SociIndexBuilder: {problem}")
+        for field_name, problem in self._problems():
+            raise PropsError(field_name, problem)
 
-    def _problems(self) -> list[str]:
-        """Every rule a value must follow, as sentences (first one is raised)."""
+    def _problems(self) -> list[tuple[str, str]]:
+        """Every rule a value must follow, as (field, sentence) (the first one is raised)."""
         checks = [
-            (self.architecture in ("arm64", "x86_64"), "architecture must be arm64 or x86_64"),
-            (128 <= self.memory_size <= 10240, "memory_size must be 128..10240 MB"),
-            (self.index_version in ("v1", "v2"), "index_version must be v1 or v2"),
-            (bool(self.tag_suffix.strip()), "tag_suffix must not be empty"),
-            (1 <= self.max_receive_count <= 1000, "max_receive_count must be 1..1000"),
-            (2 <= self.max_concurrency <= 1000, "max_concurrency must be 2..1000"),
-            (self.log_retention_days in RETENTION_DAYS, "log_retention_days: not a valid value"),
-            (bool(self.include), "include needs at least one rule (e.g. '*:*')"),
-            (self.reserved_concurrency is None or self.reserved_concurrency >= 0,
-             "reserved_concurrency must be >= 0"),
+            ("architecture", self.architecture in ("arm64", "x86_64"), "must be arm64 or x86_64"),
+            ("memory_size", 128 <= self.memory_size <= 10240, "must be 128..10240 MB"),
+            ("max_receive_count", 1 <= self.max_receive_count <= 1000, "must be 1..1000"),
+            ("max_concurrency", 2 <= self.max_concurrency <= 1000, "must be 2..1000"),
+            ("log_retention_days", self.log_retention_days in RETENTION_DAYS,
+             "is not a CloudWatch Logs retention value"),
+            ("include", bool(self.include), "needs at least one rule (e.g. '*:*')"),
+            ("reserved_concurrency",
+             self.reserved_concurrency is None or self.reserved_concurrency >= 0, "must be >= 0"),
         ]  # fmt: skip
-        problems = [message for ok, message in checks if not ok]
-        for rule in (*self.include, *self.exclude):
-            if "," in rule or not rule.strip():
-                problems.append(f"filter {rule!r}: must be non-empty and contain no comma")
-        for prefix in self.repository_prefixes:
-            if not _ECR_PREFIX.match(prefix):
-                problems.append(f"repository prefix {prefix!r} is not a valid ECR name start")
+        problems = [(name, message) for name, ok, message in checks if not ok]
+        try:  # the function's own rules for the values seeded into its settings object
+            IndexSettings(index_version=self.index_version, tag_suffix=self.tag_suffix)
+        except SettingError as exc:
+            problems.append((exc.key, exc.problem))
+        for name, rules in (("include", self.include), ("exclude", self.exclude)):
+            problems += [
+                (name, f"rule {rule!r} must be non-empty and contain no comma")
+                for rule in rules
+                if "," in rule or not rule.strip()
+            ]
+        problems += [
+            ("repository_prefixes", f"{prefix!r} is not a valid ECR name start")
+            for prefix in self.repository_prefixes
+            if not _ECR_PREFIX.match(prefix)
+        ]
         path = self.parameter_prefix
         if path is not None and not (path.startswith("/") and path.endswith("/")):
-            problems.append("parameter_prefix must start and end with '/'")
+            problems.append(("parameter_prefix", "must start and end with '/'"))
         return problems
 
     @property
@@ -135,15 +160,26 @@ _OPTIONAL_INTS = {"reserved_concurrency"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:
-    """Build props from context values (strings from ``-c k=v`` or JSON from cdk.json)."""
+    """Build props from context values (strings from ``-c k=v`` or JSON from cdk.json).
+
+    Raises :class:`ContextError` naming the context key of the first unusable value.
+    """
     known = {f.name for f in fields(BuilderProps)}
     values: dict[str, Any] = {}
     for key, name in CONTEXT_KEYS.items():
         raw = context.get(key)
         if raw is None or raw == "" or name not in known:
             continue
-        values[name] = _convert(name, raw)
-    return BuilderProps(**values)
+        try:
+            values[name] = _convert(name, raw)
+        except ValueError as exc:
+            raise ContextError(f"context {key}={str(raw)[:100]!r}: {exc}") from None
+    try:
+        return BuilderProps(**values)
+    except PropsError as exc:
+        key = next((k for k, name in CONTEXT_KEYS.items() if name == exc.field), exc.field)
+        raw = context.get(key)
+        raise ContextError(f"context {key}={str(raw)[:100]!r}: {exc.problem}") from None
 
 
 def _convert(name: str, raw: Any) -> Any:

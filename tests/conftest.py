@@ -4,7 +4,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.images"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.images", "tests.fixtures.ecr"]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -16,17 +16,15 @@ from typing import Any
 
 from soci_index_builder.digest import validate_digest
 from soci_index_builder.errors import InvalidReferenceError
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 from soci_index_builder.oci.reference import validate_repository, validate_tag
+from soci_index_builder.store.remote.ecr_hosts import ACCOUNT_PATTERN, REGION_PATTERN
 
 ECR_SOURCE = "aws.ecr"
 IMAGE_ACTION = "ECR Image Action"
-#: Artifact types of the manifests this builder pushes (v1 index manifest, v2 index manifest).
-SOCI_ARTIFACT_TYPES = frozenset(
-    {"application/vnd.amazon.soci.index.v1+json", "application/vnd.amazon.soci.index.v2+json"}
-)
 
-_ACCOUNT_RE = re.compile(r"[0-9]{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)  # the grammar of ECR host names (ecr_hosts.py)
+_REGION_RE = re.compile(REGION_PATTERN)
 
 
 class InvalidEventError(ValueError):
@@ -48,7 +46,7 @@ class ImagePush:
     @property
     def is_soci_artifact(self) -> bool:
         """True for the SOCI index manifests we (or soci) pushed: never index an index."""
-        return self.artifact_media_type in SOCI_ARTIFACT_TYPES
+        return self.artifact_media_type in SOCI_INDEX_ARTIFACT_TYPES
 
 
 @dataclass(frozen=True)

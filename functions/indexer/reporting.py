@@ -21,12 +21,12 @@ from soci_index_builder.errors import (
     SociError,
 )
 
-from .config import ENV_RESULT_EVENT_BUS
 from .events import ImagePush, InvalidEventError
 
 if TYPE_CHECKING:
     from soci_index_builder.soci.model import BuildResult
 
+ENV_RESULT_EVENT_BUS = "RESULT_EVENT_BUS"
 NAMESPACE = "SociIndexBuilder"
 SERVICE = "soci-index-builder"
 RESULT_SOURCE = "soci-index-builder"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import DigestMismatchError, InvalidReferenceError
 
@@ -22,9 +22,18 @@ def validate_digest(value: str) -> str:
     return value
 
 
+class _Hasher(Protocol):
+    def hexdigest(self) -> str: ...
+
+
 def sha256_digest(data: bytes | bytearray | memoryview) -> str:
     """The OCI digest string of ``data``."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return hash_digest(hashlib.sha256(data))
+
+
+def hash_digest(hasher: _Hasher) -> str:
+    """The OCI digest string of a sha256 object fed incrementally (streams, spans)."""
+    return "sha256:" + hasher.hexdigest()
 
 
 class DigestingReader:
@@ -72,7 +81,7 @@ class DigestingReader:
     @property
     def digest(self) -> str:
         """Digest of the bytes read so far (the blob digest once EOF was reached)."""
-        return "sha256:" + self._hash.hexdigest()
+        return hash_digest(self._hash)
 
     def _check(self) -> None:
         size_ok = self._expected_size is None or self.bytes_read == self._expected_size

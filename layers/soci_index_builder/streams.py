@@ -6,7 +6,14 @@ body, a decompressor), and random access goes through a :class:`RangeReader`.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Protocol, runtime_checkable
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -44,19 +51,46 @@ class BytesRangeReader:
         return self._data[start:end]
 
 
+def fill(source: Readable, view: memoryview) -> int:
+    """Fill ``view`` from ``source``; fewer bytes only at end of stream (``readinto`` may stop
+    short anywhere, as sockets and decompressors do). Returns the byte count."""
+    got = 0
+    size = len(view)
+    while got < size and (n := source.readinto(view[got:])):
+        got += n
+    return got
+
+
 def read_exactly(source: Readable, size: int) -> bytes:
     """Read ``size`` bytes or fewer at end of stream."""
     buf = bytearray(size)
-    view = memoryview(buf)
-    got = 0
-    while got < size:
-        n = source.readinto(view[got:])
-        if not n:
-            break
-        got += n
-    del view
+    with memoryview(buf) as view:
+        got = fill(source, view)
     del buf[got:]
     return bytes(buf)
+
+
+def write_through_temp(
+    directory: Path, prefix: str, write: Callable[[BinaryIO], T], final: Callable[[T], Path]
+) -> T:
+    """Write a file that appears whole or not at all: ``write`` fills a temporary file in
+    ``directory``, which is then renamed to ``final(result)`` (atomic within one file
+    system). On any failure the temporary file is removed; nothing partial stays behind."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            result = write(file)
+        Path(tmp).replace(final(result))
+    except BaseException:
+        with suppress(OSError):  # the original error is the one to report
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return result
+
+
+def write_atomically(path: Path, data: bytes, prefix: str = ".tmp-") -> None:
+    """Write ``data`` to ``path`` so that a failure never leaves a partial file behind."""
+    write_through_temp(path.parent, prefix, lambda file: file.write(data), lambda _: path)
 
 
 def copy_stream(source: Readable, sink: BinaryIO, chunk_size: int = 1 << 20) -> int:

@@ -1,4 +1,4 @@
-"""Fixtures of the Lambda tests: moto-backed AWS, SSM parameters, a fresh handler state."""
+"""Fixtures of the Lambda tests: moto-backed AWS and the SSM parameters the stack writes."""
 
 from __future__ import annotations
 
@@ -30,12 +30,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     for name in ("RESULT_EVENT_BUS", "REGISTRY_ENDPOINT", "AWS_PROFILE", "POWERTOOLS_DEV"):
         monkeypatch.delenv(name, raising=False)
-    from functions.indexer import handler
-
-    handler.reset_state()
     with mock_aws():
         yield
-    handler.reset_state()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Realistic ECR push events, SQS records and a Lambda context for the handler tests."""
+"""Realistic ECR push events, SQS records, a Lambda context and Indexers for the handler tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from functions.indexer.indexer import Indexer
+from functions.indexer.reporting import ResultPublisher
+from functions.shared.config import ConfigSource
+from functions.shared.registries import Registries
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -83,6 +88,16 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def make_indexer(**collaborators: Any) -> Indexer:
+    """An Indexer with the deployed collaborators, except those given (the test's own)."""
+    parts: dict[str, Any] = {
+        "config": ConfigSource(),
+        "registries": Registries(),
+        "publisher": ResultPublisher(),
+    }
+    return Indexer(**{**parts, **collaborators})
 
 
 def failed_ids(response: dict[str, Any]) -> list[str]:

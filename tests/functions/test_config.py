@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from functions.indexer.config import ConfigSource, parse_settings, registry_endpoint
+from functions.shared.config import ConfigSource
+from functions.shared.registries import registry_endpoint
 from soci_index_builder.errors import ConfigError
 from soci_index_builder.soci.model import IndexSettings
+from soci_index_builder.soci.settings import BuilderSettings
 from tests.functions.conftest import SetParameters
 
 
@@ -18,6 +20,10 @@ def test_defaults_when_settings_are_empty_or_missing(set_parameters: SetParamete
     assert config.settings == IndexSettings()
     assert config.filters.decide("app", "v1").included
     assert config.filters.exclude == ()
+
+
+def parse_settings(text: str, name: str) -> IndexSettings:
+    return BuilderSettings.from_json(text, name).index
 
 
 def test_settings_keys_override_defaults() -> None:
@@ -77,15 +83,15 @@ def test_missing_path_variable_is_a_config_error(
 def test_one_ssm_call_per_ttl_and_edits_apply_after_it(
     set_parameters: SetParameters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
     monkeypatch.setenv("FILTERS_CACHE_SECONDS", "1")
     set_parameters(include="a:*")
-    source = ConfigSource()
+    client = boto3.client("ssm")
     calls = []
-    provider = source._get_provider()
-    original = provider._get_multiple
-    monkeypatch.setattr(
-        provider, "_get_multiple", lambda *a, **k: calls.append(1) or original(*a, **k)
-    )
+    client.meta.events.register("before-call.ssm.GetParametersByPath", lambda **_: calls.append(1))
+    source = ConfigSource(SSMProvider(boto3_client=client))
     assert source.load().filters.decide("a", "v1").included
     set_parameters(include="b:*")
     assert source.load().filters.decide("a", "v1").included  # still cached

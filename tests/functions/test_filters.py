@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.indexer.filters import Filters, parse_rule, parse_rules
+from functions.shared.filters import Filters, parse_rule, parse_rules
 from soci_index_builder.errors import ConfigError, SkipReason
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from functions.indexer import handler, reporting
+from functions.indexer.indexer import Indexer
+from functions.shared.registries import Registries
 from soci_index_builder.digest import sha256_digest
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.model import Manifest, descriptor_for
@@ -19,7 +21,14 @@ from soci_index_builder.store.remote.repository import RemoteRepository
 from tests.fixtures.images import LayerSpec, compress, make_tar, push_image, random_files
 from tests.fixtures.registry import FakeResponse, FakeServer, LocalRegistry
 from tests.functions.conftest import SetParameters
-from tests.functions.helpers import FakeContext, ecr_push_event, emf_metrics, failed_ids, sqs_batch
+from tests.functions.helpers import (
+    FakeContext,
+    ecr_push_event,
+    emf_metrics,
+    failed_ids,
+    make_indexer,
+    sqs_batch,
+)
 
 pytestmark = pytest.mark.registry
 SETTINGS = '{"min_layer_size": 0}'
@@ -29,21 +38,29 @@ LAYERS = [
 ]
 
 
+Send = Callable[..., list[str]]
+
+
 @pytest.fixture
 def repo(
     registry: LocalRegistry, set_parameters: SetParameters, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[str], RemoteRepository]:
-    """Point the handler at the local registry (fast retries); returns ``name -> Repository``."""
+    """Point the handler at the local registry; returns ``name -> Repository``."""
     monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
     client = registry.client()
-    handler._registries[(registry.host, True)] = client
     set_parameters(settings=SETTINGS)
     prefix = uuid.uuid4().hex[:8]  # the registry is shared by the session
     return lambda name: client.repository(f"{prefix}/{name}")
 
 
-def send(*events: dict[str, Any]) -> list[str]:
-    return failed_ids(handler.handler(sqs_batch(*events), FakeContext()))
+@pytest.fixture
+def send(registry: LocalRegistry) -> Send:
+    """``send(*events) -> failed ids``: an Indexer reaching the local registry (fast retries)."""
+    return sender(make_indexer(registries=Registries(lambda host, plain: registry.client())))
+
+
+def sender(indexer: Indexer) -> Send:
+    return lambda *events: failed_ids(indexer.handle(sqs_batch(*events), FakeContext()))
 
 
 def metric_values(out: str, name: str) -> list[dict[str, str]]:
@@ -51,7 +68,7 @@ def metric_values(out: str, name: str) -> list[dict[str, str]]:
 
 
 def test_matching_push_is_indexed_and_tagged(
-    repo: Callable[[str], RemoteRepository], capsys: pytest.CaptureFixture[str]
+    repo: Callable[[str], RemoteRepository], send: Send, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = repo("team/app")
     raw = push_image(app, "v1", LAYERS)
@@ -63,7 +80,7 @@ def test_matching_push_is_indexed_and_tagged(
 
 
 def test_already_soci_image_is_skipped(
-    repo: Callable[[str], RemoteRepository], capsys: pytest.CaptureFixture[str]
+    repo: Callable[[str], RemoteRepository], send: Send, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = repo("app")
     raw = push_image(app, "v1", LAYERS)
@@ -80,6 +97,7 @@ def test_already_soci_image_is_skipped(
 
 def test_excluded_untagged_and_own_output_pushes_touch_nothing(
     repo: Callable[[str], RemoteRepository],
+    send: Send,
     set_parameters: SetParameters,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -99,6 +117,7 @@ def test_excluded_untagged_and_own_output_pushes_touch_nothing(
 
 def test_filter_edit_applies_after_the_cache_ttl(
     repo: Callable[[str], RemoteRepository],
+    send: Send,
     set_parameters: SetParameters,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -117,6 +136,7 @@ def test_filter_edit_applies_after_the_cache_ttl(
 
 def test_malformed_settings_fail_the_message_for_redrive(
     repo: Callable[[str], RemoteRepository],
+    send: Send,
     set_parameters: SetParameters,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -136,7 +156,7 @@ def test_registry_503_fails_the_record_for_retry(
 ) -> None:
     server = fake_server(lambda request: FakeResponse(503, body=b"unavailable"))
     monkeypatch.setenv("REGISTRY_ENDPOINT", server.url)
-    handler._registries[(server.host, True)] = server.client()
+    send = sender(make_indexer(registries=Registries(lambda host, plain: server.client())))
     set_parameters(settings=SETTINGS)
     assert len(send(ecr_push_event("app", "v1", "sha256:" + "12" * 32))) == 1
     assert metric_values(capsys.readouterr().out, "Failures")[0]["kind"] == "transient"
@@ -160,6 +180,7 @@ def push_corrupt_image(repo: Repository, tag: str) -> str:
 
 def test_corrupt_layer_fails_permanently_with_a_clear_message(
     repo: Callable[[str], RemoteRepository],
+    send: Send,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -174,7 +195,7 @@ def test_corrupt_layer_fails_permanently_with_a_clear_message(
 
 
 def test_concurrent_deliveries_of_one_push_agree(
-    repo: Callable[[str], RemoteRepository], monkeypatch: pytest.MonkeyPatch
+    repo: Callable[[str], RemoteRepository], send: Send, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two deliveries at once both succeed and agree (no retry needed)."""
     app = repo("app")
@@ -198,3 +219,21 @@ def test_concurrent_deliveries_of_one_push_agree(
     assert details[0]["index-digests"] == details[1]["index-digests"]
     info = app.resolve("v1-soci")
     assert info is not None and info.digest == details[0]["output-digest"]
+
+
+def test_deployed_entry_point_builds_one_indexer_from_the_environment(
+    repo: Callable[[str], RemoteRepository],
+) -> None:
+    """``handler.handler`` as Lambda calls it: SSM, the registry of the event, no injection."""
+    app = repo("app")
+    raw = push_image(app, "v1", LAYERS)
+    handler.default_indexer.cache_clear()
+    try:
+        answer = handler.handler(
+            sqs_batch(ecr_push_event(app.path, "v1", raw.digest)), FakeContext()
+        )
+        assert handler.default_indexer() is handler.default_indexer()
+    finally:
+        handler.default_indexer.cache_clear()
+    assert failed_ids(answer) == []
+    assert app.resolve("v1-soci") is not None

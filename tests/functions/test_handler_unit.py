@@ -6,14 +6,13 @@ The real builder and registry are exercised in test_handler_registry.py.
 from __future__ import annotations
 
 import json
-import sys
 import time
-import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from functions.indexer import handler
+from functions.indexer.indexer import RetryableFailure
 from soci_index_builder.errors import (
     DeadlineExceededError,
     GzipFormatError,
@@ -28,8 +27,11 @@ from tests.functions.helpers import (
     ecr_push_event,
     emf_metrics,
     failed_ids,
+    make_indexer,
     sqs_batch,
 )
+
+Run = Callable[..., dict[str, Any]]
 
 
 class FakeBuilder:
@@ -50,12 +52,19 @@ class FakeBuilder:
 
 
 @pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> FakeBuilder:
-    fake = FakeBuilder()
-    module = types.ModuleType("soci_index_builder.soci.build")
-    module.build_image_index = fake
-    monkeypatch.setitem(sys.modules, "soci_index_builder.soci.build", module)
-    return fake
+def builds() -> FakeBuilder:
+    return FakeBuilder()
+
+
+@pytest.fixture
+def run(builds: FakeBuilder) -> Run:
+    """``run(event, remaining_ms)``: one invocation of an Indexer whose builder is ``builds``."""
+    indexer = make_indexer(build=builds)
+
+    def invoke(event: dict[str, Any], remaining_ms: int = 600_000) -> dict[str, Any]:
+        return indexer.handle(event, FakeContext(remaining_ms=remaining_ms))
+
+    return invoke
 
 
 def built(reference: str, tag: str, settings: IndexSettings) -> BuildResult:
@@ -76,10 +85,6 @@ def built(reference: str, tag: str, settings: IndexSettings) -> BuildResult:
     )
 
 
-def run(event: dict[str, Any], remaining_ms: int = 600_000) -> dict[str, Any]:
-    return handler.handler(event, FakeContext(remaining_ms=remaining_ms))
-
-
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
@@ -96,6 +101,7 @@ def run(event: dict[str, Any], remaining_ms: int = 600_000) -> dict[str, Any]:
 def test_skips_are_acknowledged_with_a_reason(
     set_parameters: SetParameters,
     builds: FakeBuilder,
+    run: Run,
     capsys: pytest.CaptureFixture[str],
     event: dict[str, Any],
     reason: str,
@@ -109,7 +115,7 @@ def test_skips_are_acknowledged_with_a_reason(
 
 
 def test_matching_push_is_built_by_digest_with_settings_and_deadline(
-    set_parameters: SetParameters, builds: FakeBuilder, capsys: pytest.CaptureFixture[str]
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run, capsys: pytest.CaptureFixture[str]
 ) -> None:
     set_parameters(settings='{"min_layer_size": 0, "tag_suffix": "-lazy"}')
     before = time.monotonic()
@@ -138,6 +144,7 @@ def test_matching_push_is_built_by_digest_with_settings_and_deadline(
 def test_errors_are_classified(
     set_parameters: SetParameters,
     builds: FakeBuilder,
+    run: Run,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     error: Exception,
@@ -155,7 +162,7 @@ def test_errors_are_classified(
 
 
 def test_botocore_throttling_is_transient(
-    set_parameters: SetParameters, builds: FakeBuilder
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -166,7 +173,7 @@ def test_botocore_throttling_is_transient(
 
 
 def test_no_time_left_fails_for_retry_without_building(
-    set_parameters: SetParameters, builds: FakeBuilder
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run
 ) -> None:
     set_parameters()
     assert len(failed_ids(run(sqs_batch(ecr_push_event()), remaining_ms=20_000))) == 1
@@ -176,6 +183,7 @@ def test_no_time_left_fails_for_retry_without_building(
 def test_malformed_parameter_fails_every_message_for_redrive(
     set_parameters: SetParameters,
     builds: FakeBuilder,
+    run: Run,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -188,7 +196,7 @@ def test_malformed_parameter_fails_every_message_for_redrive(
 
 
 def test_invalid_event_is_dropped_not_retried(
-    set_parameters: SetParameters, builds: FakeBuilder, capsys: pytest.CaptureFixture[str]
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run, capsys: pytest.CaptureFixture[str]
 ) -> None:
     set_parameters()
     event = sqs_batch(ecr_push_event(), ecr_push_event(repository="../x"))
@@ -199,17 +207,17 @@ def test_invalid_event_is_dropped_not_retried(
 
 
 def test_bare_event_raises_for_retry_and_returns_status_otherwise(
-    set_parameters: SetParameters, builds: FakeBuilder
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run
 ) -> None:
     set_parameters()
     assert run(ecr_push_event()) == {"status": "built"}
     builds.error = RegistryError("503", status=503, transient=True)
-    with pytest.raises(handler.RetryableFailure):
+    with pytest.raises(RetryableFailure):
         run(ecr_push_event())
 
 
 def test_result_events_reach_the_bus(
-    set_parameters: SetParameters, builds: FakeBuilder, monkeypatch: pytest.MonkeyPatch
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
 
@@ -245,6 +253,7 @@ def test_result_events_reach_the_bus(
 def test_unpublishable_result_event_is_reported_but_not_retried(
     set_parameters: SetParameters,
     builds: FakeBuilder,
+    run: Run,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

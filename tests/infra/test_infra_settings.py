@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from infra.settings import EXCLUDE_NOTHING, BuilderProps, props_from_context
+from infra.settings import EXCLUDE_NOTHING, BuilderProps, ContextError, props_from_context
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -37,6 +43,34 @@ def test_context_strings_lists_and_numbers() -> None:
 def test_invalid_inputs_fail_with_a_sentence(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="SociIndexBuilder: "):
         BuilderProps(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ({"tagSuffix": " soci"}, "tagSuffix=' soci': must be 1-32 of A-Za-z0-9_.-"),
+    ({"indexVersion": "v3"}, "indexVersion='v3': must be 'v1' or 'v2'"),
+    ({"memorySize": "lots"}, "memorySize='lots': invalid literal"),
+    ({"memorySize": "64"}, "memorySize='64': must be 128..10240 MB"),
+    ({"exclude": "[broken"}, "exclude='[broken'"),
+    ({"logRetentionDays": "31"}, "logRetentionDays='31': is not a CloudWatch Logs"),
+])  # fmt: skip
+def test_bad_context_names_its_key(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ContextError) as caught:
+        props_from_context(context)
+    assert str(caught.value).startswith(f"context {message}")
+
+
+def test_synth_stops_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    """The app as ``cdk synth`` runs it (cdk.json), with a suffix the function would refuse."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"tagSuffix": " soci"}),
+           "CDK_OUTDIR": str(tmp_path)}  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "infra.app"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode != 0 and "Traceback" not in run.stderr  # (jsii may warn about node)
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: context tagSuffix=' soci': must be 1-32 of A-Za-z0-9_.- (got ' soci')"
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_max_concurrency_never_above_reserved_concurrency() -> None:

@@ -122,7 +122,7 @@ def test_function_arm64_python313_two_vcpus_fifteen_minutes(template: Template) 
         {
             "Runtime": "python3.13",
             "Architectures": ["arm64"],
-            "Handler": "indexer.handler.handler",
+            "Handler": "functions.indexer.handler.handler",
             "Timeout": 900,
             "MemorySize": Match.any_value(),
             "EphemeralStorage": {"Size": 512},

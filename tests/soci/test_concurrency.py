@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_V1
 from soci_index_builder.oci.model import ImageIndex
 from soci_index_builder.soci.build import build_image_index
-from soci_index_builder.soci.constants import SOCI_INDEX_V1_ARTIFACT_TYPE
 from soci_index_builder.soci.model import BuildResult, IndexSettings
 from soci_index_builder.soci.validate import validate_soci_image
 from tests.fixtures.images import push_multi_platform_image
@@ -114,5 +114,5 @@ def test_concurrent_v1_deliveries_agree(registry: LocalRegistry, n: int) -> None
         assert len(result.index_digests) == 2
         assert repo.resolve("app-soci") is None, "v1 tags nothing but the referrers fallback"
         for entry in ImageIndex.from_json(source.raw).manifests:
-            found = repo.list_referrers(entry.digest, SOCI_INDEX_V1_ARTIFACT_TYPE)
+            found = repo.list_referrers(entry.digest, SOCI_INDEX_V1)
             assert [d["digest"] for d in found] == [result.index_digests[str(entry.platform)]]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_V1
 from soci_index_builder.oci.model import ImageIndex
 from soci_index_builder.soci.build import build_image_index
-from soci_index_builder.soci.constants import SOCI_INDEX_V1_ARTIFACT_TYPE
 from soci_index_builder.soci.convert import fallback_tag
 from soci_index_builder.soci.index import encode_soci_index, parse_soci_index
 from soci_index_builder.store.base import ReferrersLister, Repository
@@ -19,10 +19,10 @@ V1 = replace(SETTINGS, index_version="v1")
 
 def _referrers(repo: Repository, subject: str) -> list[str]:
     if isinstance(repo, ReferrersLister):
-        found = repo.list_referrers(subject, SOCI_INDEX_V1_ARTIFACT_TYPE)
+        found = repo.list_referrers(subject, SOCI_INDEX_V1)
         return [str(d["digest"]) for d in found]
     index = ImageIndex.from_json(repo.fetch_manifest(fallback_tag(subject)).raw)
-    return [d.digest for d in index.manifests if d.artifact_type == SOCI_INDEX_V1_ARTIFACT_TYPE]
+    return [d.digest for d in index.manifests if d.artifact_type == SOCI_INDEX_V1]
 
 
 def test_v1_binds_subject_and_is_discoverable(repo: Repository) -> None:

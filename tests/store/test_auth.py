@@ -14,12 +14,8 @@ from soci_index_builder.errors import RegistryError
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.store.remote import auth
 from soci_index_builder.store.remote.auth import Credentials, parse_challenge
-from soci_index_builder.store.remote.ecr import (
-    EcrCredentialsProvider,
-    ecr_registry_host,
-    is_ecr_host,
-    parse_ecr_host,
-)
+from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
+from soci_index_builder.store.remote.ecr_hosts import ecr_registry_host
 from soci_index_builder.store.remote.errors import redact_url
 from soci_index_builder.store.remote.transport import parse_retry_after
 from tests.fixtures.registry import FakeRequest, FakeResponse
@@ -150,29 +146,6 @@ def test_basic_with_wrong_credentials_is_not_retried_forever(fake_server: MakeSe
 
 
 # --- ECR ------------------------------------------------------------------------------------
-
-
-def test_ecr_hosts() -> None:
-    assert (
-        ecr_registry_host("123456789012", "eu-west-1")
-        == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-    )
-    assert ecr_registry_host("123456789012", "cn-north-1").endswith(".amazonaws.com.cn")
-    assert is_ecr_host("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com")
-    assert is_ecr_host("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com:443")
-    assert parse_ecr_host("123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn") == (
-        "123456789012",
-        "cn-northwest-1",
-    )
-    for host in (
-        "public.ecr.aws",
-        "127.0.0.1:5000",
-        "12345.dkr.ecr.us-east-1.amazonaws.com",
-        "x.com",
-    ):
-        assert not is_ecr_host(host)
-    with pytest.raises(ValueError):
-        ecr_registry_host("12", "us-east-1")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError, InvalidReferenceError
 from ..oci.model import Platform
-from ..soci.model import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings
+from ..soci.settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, SettingError
 from ..store.base import Repository
 from ..ztoc.model import DEFAULT_SPAN_SIZE
 
@@ -55,6 +55,20 @@ def add_index_parser(commands: Any) -> None:
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
     p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
+    p.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="PEM file of the CAs to trust for the registry instead of the system's",
+    )
+    p.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        type=_connect_to,
+        metavar="HOST:PORT:ADDRESS:PORT",
+        help="connect to ADDRESS:PORT for requests to HOST:PORT, keeping HOST for TLS "
+        "(like curl --connect-to; repeatable)",
+    )
     p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
@@ -70,7 +84,12 @@ def run_index(args: argparse.Namespace) -> int:
 
     try:
         settings = _settings(args)
-        repo, reference, source_tag = open_reference(args.ref, plain_http=args.plain_http)
+        repo, reference, source_tag = open_reference(
+            args.ref,
+            plain_http=args.plain_http,
+            ca_bundle=args.ca_bundle,
+            connect_to=dict(args.connect_to),
+        )
     except (ConfigError, InvalidReferenceError) as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -91,7 +110,13 @@ def run_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def open_reference(text: str, *, plain_http: bool = False) -> tuple[Repository, str, str | None]:
+def open_reference(
+    text: str,
+    *,
+    plain_http: bool = False,
+    ca_bundle: str | None = None,
+    connect_to: dict[str, str] | None = None,
+) -> tuple[Repository, str, str | None]:
     """(repository, manifest reference, source tag) for a CLI ``REF``."""
     from ..oci.reference import parse_reference
 
@@ -102,28 +127,42 @@ def open_reference(text: str, *, plain_http: bool = False) -> tuple[Repository, 
 
         return LayoutRepository(ref.repository), ref.manifest_reference, source_tag
     from ..store.remote.client import RegistryClient
-    from ..store.remote.ecr import EcrCredentialsProvider, is_ecr_host
+    from ..store.remote.ecr import EcrCredentialsProvider
+    from ..store.remote.ecr_hosts import is_ecr_host
 
     credentials = EcrCredentialsProvider() if is_ecr_host(ref.registry) else None
-    client = RegistryClient(ref.registry, credentials=credentials, plain_http=plain_http)
+    client = RegistryClient(
+        ref.registry,
+        credentials=credentials,
+        plain_http=plain_http,
+        ca_bundle=ca_bundle,
+        connect_to=connect_to,
+    )
     return client.repository(ref.repository), ref.manifest_reference, source_tag
 
 
+#: Settings fields whose flag is not ``--<field with dashes>``.
+_FLAGS = {"max_workers": "--workers", "platforms": "--platform"}
+
+
 def _settings(args: argparse.Namespace) -> IndexSettings:
+    """The settings model checks every value; its refusal names the flag the user typed."""
     platforms = tuple(str(Platform.parse(p)) for p in args.platform)
-    if args.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    return IndexSettings(
-        span_size=args.span_size,
-        min_layer_size=args.min_layer_size,
-        index_version=args.index_version,
-        tag_suffix=args.tag_suffix,
-        platforms=platforms,
-        recompress_zstd=args.recompress_zstd,
-        replace_tag=args.replace_tag,
-        max_workers=args.workers,
-        dry_run=args.dry_run,
-    )
+    try:
+        return IndexSettings(
+            span_size=args.span_size,
+            min_layer_size=args.min_layer_size,
+            index_version=args.index_version,
+            tag_suffix=args.tag_suffix,
+            platforms=platforms,
+            recompress_zstd=args.recompress_zstd,
+            replace_tag=args.replace_tag,
+            max_workers=args.workers,
+            dry_run=args.dry_run,
+        )
+    except SettingError as exc:
+        flag = _FLAGS.get(exc.key, "--" + exc.key.replace("_", "-"))
+        raise ConfigError(f"{flag} {exc.problem}") from None
 
 
 def _print_result(result: Any, as_json: bool) -> None:
@@ -144,6 +183,21 @@ def _verify(repo: Repository, tag: str, indexed: bool) -> int:
     for problem in problems:
         print(f"verify: {problem}", file=sys.stderr)
     return EXIT_FAILURE if problems else EXIT_OK
+
+
+def _connect_to(text: str) -> tuple[str, str]:
+    """``HOST:PORT:ADDRESS:PORT`` -> ``("HOST:PORT", "ADDRESS:PORT")``."""
+    from ..store.remote.transport import split_host_port
+
+    host, _, rest = text.partition(":")
+    port, _, address = rest.partition(":")
+    try:
+        split_host_port(address)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT:ADDRESS:PORT ({exc})") from None
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT:ADDRESS:PORT")
+    return f"{host.lower()}:{port}", address
 
 
 def _non_negative(text: str) -> int:

@@ -16,6 +16,9 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
+from ..digest import hash_digest
+from ..streams import fill
+
 if TYPE_CHECKING:
     from ..streams import Readable
 
@@ -51,7 +54,7 @@ class SpanHasher:
         for rel, shared in cuts:
             if self._hash is not None:
                 self._hash.update(view[pos:rel])
-                self.digests.append("sha256:" + self._hash.hexdigest())
+                self.digests.append(hash_digest(self._hash))
             self._hash = hashlib.sha256()
             pos = rel - shared
             if pos < 0:
@@ -64,7 +67,7 @@ class SpanHasher:
     def finish(self) -> list[str]:
         """Close the last span at the blob end and return every digest."""
         if self._hash is not None:
-            self.digests.append("sha256:" + self._hash.hexdigest())
+            self.digests.append(hash_digest(self._hash))
             self._hash = None
         return self.digests
 
@@ -138,11 +141,7 @@ class ChunkFeed:
 
     def _fill(self, view: memoryview) -> int:
         """Fill ``view`` from the source (fewer bytes only at end of blob)."""
-        got = 0
-        size = len(view)
-        while got < size and (n := self._source.readinto(view[got:])):
-            got += n
-        return got
+        return fill(self._source, view)
 
     def _read_loop(self) -> None:
         while (index := self._free.get()) != _STOP and not self._stopped.is_set():

@@ -2,7 +2,9 @@
 
 Layer classification mirrors containerd, which soci uses: ``images.IsLayerType`` for "is this a
 layer" and ``images.DiffCompression`` for "how is it compressed" (soci-format.md section 3.1,
-section 5.4 steps 2 and 4). Pure constants and string logic: no I/O, stdlib only.
+section 5.4 steps 2 and 4). The one home of every media and artifact type the project names
+(engine, Lambda and CDK app import them from here). Pure constants and string logic: no I/O,
+stdlib only.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ DOCKER_FOREIGN_LAYER_TAR = "application/vnd.docker.image.rootfs.foreign.diff.tar
 #: buildx attestation manifests carry in-toto statements as "layers".
 IN_TOTO = "application/vnd.in-toto+json"
 
-# --- SOCI (section 5.1) -------------------------------------------------------------------
+# --- SOCI (section 5.1); values are soci's verbatim: a typo changes digests or discovery ----
+#: Artifact type (= config media type) of a v1 index, bound to its image by ``subject``.
 SOCI_INDEX_V1 = "application/vnd.amazon.soci.index.v1+json"
+#: Artifact type (= config media type) of a v2 index, bound by an image-manifest annotation.
 SOCI_INDEX_V2 = "application/vnd.amazon.soci.index.v2+json"
+#: Both index artifact types: a push of either is this builder's (or soci's) own output.
+SOCI_INDEX_ARTIFACT_TYPES = frozenset({SOCI_INDEX_V1, SOCI_INDEX_V2})
+#: Media type of a zTOC descriptor in the index ``layers``.
 ZTOC = "application/octet-stream"
+#: Prefetch artifacts (v0.13.0+): ignored as layers, never produced here.
 SOCI_PREFETCH = "application/vnd.amazon.soci.prefetch.v1+json"
 
 LayerCompression = Literal["gzip", "uncompressed", "zstd"]

@@ -1,22 +1,20 @@
-"""SOCI constants (soci-format.md section 5.1) and the defaults of section 7, named in one place.
+"""SOCI annotations (soci-format.md section 5.1) and the defaults of section 7, by soci's names.
 
 Values are soci's verbatim: a typo here changes every digest or breaks discovery.
 """
 
 from __future__ import annotations
 
+from ..oci import mediatypes as mt
 from ..ztoc.model import DEFAULT_BUILD_TOOL_IDENTIFIER, DEFAULT_SPAN_SIZE
-from .model import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX
+from .settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX
 
-#: Artifact type (= config media type) of a v1 index, bound to its image by ``subject``.
-SOCI_INDEX_V1_ARTIFACT_TYPE = "application/vnd.amazon.soci.index.v1+json"
-#: Artifact type (= config media type) of a v2 index, bound by an image-manifest annotation.
-SOCI_INDEX_V2_ARTIFACT_TYPE = "application/vnd.amazon.soci.index.v2+json"
-SOCI_INDEX_ARTIFACT_TYPES = frozenset({SOCI_INDEX_V1_ARTIFACT_TYPE, SOCI_INDEX_V2_ARTIFACT_TYPE})
-#: Media type of a zTOC descriptor in the index ``layers``.
-ZTOC_MEDIA_TYPE = "application/octet-stream"
-#: Prefetch artifacts (v0.13.0+): ignored as layers, never produced here.
-PREFETCH_MEDIA_TYPE = "application/vnd.amazon.soci.prefetch.v1+json"
+# The SOCI media and artifact types are defined in oci/mediatypes.py; these are their soci names.
+SOCI_INDEX_V1_ARTIFACT_TYPE = mt.SOCI_INDEX_V1
+SOCI_INDEX_V2_ARTIFACT_TYPE = mt.SOCI_INDEX_V2
+SOCI_INDEX_ARTIFACT_TYPES = mt.SOCI_INDEX_ARTIFACT_TYPES
+ZTOC_MEDIA_TYPE = mt.ZTOC
+PREFETCH_MEDIA_TYPE = mt.SOCI_PREFETCH
 
 ANNOTATION_LAYER_DIGEST = "com.amazon.soci.image-layer-digest"
 #: Capital T, as soci spells it.
@@ -38,7 +36,7 @@ EMPTY_CONFIG_SIZE = len(EMPTY_CONFIG)
 ANNOTATION_DOCKER_REFERENCE_DIGEST = "vnd.docker.reference.digest"
 ANNOTATION_DOCKER_REFERENCE_TYPE = "vnd.docker.reference.type"
 DOCKER_ATTESTATION_TYPE = "attestation-manifest"
-IN_TOTO_MEDIA_TYPE = "application/vnd.in-toto+json"
+IN_TOTO_MEDIA_TYPE = mt.IN_TOTO
 
 __all__ = [
     "ANNOTATION_BUILD_TOOL",

@@ -1,4 +1,6 @@
-"""Settings and results of a whole-image SOCI index build: values the adapters render.
+"""Results of a whole-image SOCI index build: values the adapters render.
+
+The settings that shape a build live in :mod:`.settings` (re-exported here).
 
 A skip is data (:class:`~soci_index_builder.errors.SkipReason`), never a print: the CLI's
 ``--json``, the Lambda's metrics and logs all render these records.
@@ -10,35 +12,20 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from ..errors import SkipReason
-from ..ztoc.model import DEFAULT_BUILD_TOOL_IDENTIFIER, DEFAULT_SPAN_SIZE
+from .settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, IndexVersion
 
-#: Layers smaller than this (compressed) are not worth lazy loading; soci's default (section 7).
-DEFAULT_MIN_LAYER_SIZE = 10 << 20
-#: The v2 output tag is ``<source tag><suffix>``; CI pipelines deploy ``<tag>-soci``.
-DEFAULT_TAG_SUFFIX = "-soci"
-
-IndexVersion = Literal["v1", "v2"]
 LayerStatus = Literal["indexed", "skipped", "reused"]
 BuildStatus = Literal["built", "skipped", "up-to-date", "dry-run"]
 
-
-@dataclass(frozen=True, kw_only=True)
-class IndexSettings:
-    """Everything that shapes a SOCI index; the same settings always give the same digests."""
-
-    span_size: int = DEFAULT_SPAN_SIZE
-    min_layer_size: int = DEFAULT_MIN_LAYER_SIZE
-    index_version: IndexVersion = "v2"
-    tag_suffix: str = DEFAULT_TAG_SUFFIX
-    #: ``os/arch[/variant]`` allow-list; empty means every platform of the image.
-    platforms: tuple[str, ...] = ()
-    recompress_zstd: bool = False
-    #: Move the source tag to the SOCI-enabled index (off: never touch the source tag).
-    replace_tag: bool = False
-    build_tool_identifier: str = DEFAULT_BUILD_TOOL_IDENTIFIER
-    #: Layers built at once (the inflater releases the GIL; 2 suits a 2-vCPU Lambda).
-    max_workers: int = 2
-    dry_run: bool = False
+__all__ = [
+    "DEFAULT_MIN_LAYER_SIZE",
+    "DEFAULT_TAG_SUFFIX",
+    "BuildResult",
+    "IndexSettings",
+    "IndexVersion",
+    "LayerResult",
+    "ProgressListener",
+]
 
 
 @dataclass(frozen=True, kw_only=True)

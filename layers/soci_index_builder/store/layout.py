@@ -14,9 +14,8 @@ process; concurrent writers in different processes are not coordinated.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +26,7 @@ from ..oci import mediatypes
 from ..oci.canonical_json import encode_canonical
 from ..oci.model import Descriptor, ImageIndex, load_object
 from ..oci.reference import validate_manifest_reference, validate_tag
-from ..streams import copy_stream
+from ..streams import copy_stream, write_atomically, write_through_temp
 from .base import MAX_MANIFEST_SIZE, ManifestInfo, RawManifest
 
 if TYPE_CHECKING:
@@ -135,20 +134,18 @@ class LayoutRepository:
             raise DigestMismatchError(digest, actual, "pushed blob")
         if path.is_file() and path.stat().st_size == len(data):
             return False
-        self._write_atomic(path, data)
+        write_atomically(path, data, _TMP_PREFIX)
         return True
 
     def push_blob_stream(self, source: Readable) -> tuple[str, int]:
         """Copy ``source`` into a temporary blob, then rename it to its digest."""
         reader = DigestingReader(source)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self._blobs)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                size = copy_stream(reader, file)
-            Path(tmp).replace(self._blob_path(reader.digest))
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        size = write_through_temp(
+            self._blobs,
+            _TMP_PREFIX,
+            lambda file: copy_stream(reader, file),
+            lambda _: self._blob_path(reader.digest),
+        )
         return reader.digest, size
 
     def push_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
@@ -173,7 +170,7 @@ class LayoutRepository:
             raise ConfigError(f"{self._path} is not empty and not an OCI image layout")
         self._blobs.mkdir(parents=True, exist_ok=True)
         layout = encode_canonical({"imageLayoutVersion": LAYOUT_VERSION})
-        self._write_atomic(self._path / LAYOUT_FILE, layout)
+        write_atomically(self._path / LAYOUT_FILE, layout, _TMP_PREFIX)
         self._write_index(ImageIndex(manifests=()))
 
     def _check_layout(self) -> None:
@@ -237,19 +234,7 @@ class LayoutRepository:
             self._write_index(replace(index, media_type=media_type, manifests=tuple(manifests)))
 
     def _write_index(self, index: ImageIndex) -> None:
-        self._write_atomic(self._path / INDEX_FILE, index.to_json())
-
-    @staticmethod
-    def _write_atomic(final: Path, data: bytes) -> None:
-        """Write through a temporary file in ``final``'s directory, then rename over it."""
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            Path(tmp).replace(final)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        write_atomically(self._path / INDEX_FILE, index.to_json(), _TMP_PREFIX)
 
 
 def _ref_name(desc: Descriptor) -> str | None:
@@ -278,11 +263,6 @@ def _is_tag(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _unlink_quietly(path: str) -> None:
-    with suppress(OSError):
-        Path(path).unlink(missing_ok=True)
 
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ..digest import DigestingReader, sha256_digest
+from ..digest import DigestingReader, hash_digest, sha256_digest
 from ..errors import ConfigError, SkipReason, UnsupportedLayerError
 from ..gzip.checkpoints import GzipCheckpointer
 from ..gzip.zinfo_blob import encode_zinfo_blob
@@ -190,7 +190,7 @@ class FixedSpanHasher:
         return n
 
     def _close_span(self) -> None:
-        self.span_digests.append("sha256:" + self._hash.hexdigest())
+        self.span_digests.append(hash_digest(self._hash))
         self._hash = hashlib.sha256()
         self._room = self._span_size
         self._pending = False

@@ -7,9 +7,9 @@ span. Uncompressed layers are read directly. This is the proof that the checkpoi
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 
+from ..digest import sha256_digest
 from ..errors import DigestMismatchError, SociError
 from ..gzip.inflate import inflate_from_checkpoint
 from ..gzip.zinfo_blob import decode_zinfo_blob
@@ -86,7 +86,7 @@ class ZtocReader:
                 span.compressed_start - first.compressed_start : span.compressed_end
                 - first.compressed_start
             ]
-            actual = "sha256:" + hashlib.sha256(chunk).hexdigest()
+            actual = sha256_digest(chunk)
             expected = self.ztoc.compression.span_digests[span.id]
             if actual != expected:
                 raise DigestMismatchError(expected, actual, f"span {span.id}")

@@ -8,11 +8,11 @@ file read through the checkpoints equals the same bytes read sequentially.
 from __future__ import annotations
 
 import gzip as stdlib_gzip
-import hashlib
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
+from ..digest import sha256_digest
 from ..errors import SociError
 from ..streams import RangeReader
 from .extract import ZtocReader
@@ -71,7 +71,7 @@ def _check_span_digests(ztoc: Ztoc, reader: ZtocReader, blob: RangeReader, r: Ve
         )
     for span in map(reader.spans.span, range(min(len(reader.spans), len(info.span_digests)))):
         data = blob.read_range(span.compressed_start, span.compressed_end)
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = sha256_digest(data)
         r.spans_checked += 1
         if actual != info.span_digests[span.id]:
             r.problems.append(

@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 
 from ...digest import DigestingReader
 from ...errors import ManifestError, RegistryError
+from ...streams import read_exactly
 from .errors import finish_response, redact_url, stream_error
 from .transport import discard
 
@@ -55,14 +56,7 @@ class Body:
 
     def read_upto(self, size: int) -> bytes:
         """Up to ``size`` bytes (fewer only at end of body)."""
-        buf = bytearray(size)
-        view = memoryview(buf)
-        got = 0
-        while got < size and (n := self.readinto(view[got:])):
-            got += n
-        del view
-        del buf[got:]
-        return bytes(buf)
+        return read_exactly(self, size)
 
     def read_range(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` from a 206 answer, or from a 200 one that ignored Range."""

@@ -40,13 +40,24 @@ class RegistryClient:
         backoff_base: float = BACKOFF_BASE,
         chunk_size: int = uploads.CHUNK_SIZE,
         page_size: int = TAG_PAGE_SIZE,
+        ca_bundle: str | None = None,
+        connect_to: Mapping[str, str] | None = None,
     ) -> None:
+        """``ca_bundle``: PEM file of the CAs to trust instead of the system's (a private CA).
+        ``connect_to``: ``{"host:port": "address:port"}`` TCP destinations that replace DNS for
+        those origins, like ``curl --connect-to`` (the URL's host still names the server for
+        ``Host``, SNI and certificate checks); tests reach stand-ins under real host names.
+        """
         self.host = validate_host(host)
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
         self.chunk_size = chunk_size
         self.page_size = page_size
         self.transport = Transport(
-            timeout=timeout, max_attempts=max_attempts, backoff_base=backoff_base
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            ca_bundle=ca_bundle,
+            connect_to=connect_to,
         )
         self._auth = Authenticator(host, self.transport, credentials, allow_http_realm=plain_http)
         self._origin = origin(self.base_url)

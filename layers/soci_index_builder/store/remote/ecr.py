@@ -8,7 +8,6 @@ package's only boto3 user, and boto3 is imported inside the call so that nothing
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -16,35 +15,10 @@ from typing import Any
 
 from ...errors import RegistryError
 from .auth import Credentials
+from .ecr_hosts import parse_ecr_host
 
 #: Renew a token this long before ECR says it expires (12 h tokens; 30 min of slack is cheap).
 EXPIRY_MARGIN = 30 * 60
-
-_ECR_HOST_RE = re.compile(
-    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]+)"
-    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws)"
-)
-
-
-def ecr_registry_host(account: str, region: str) -> str:
-    """``<account>.dkr.ecr.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China regions)."""
-    if not re.fullmatch(r"[0-9]{12}", account):
-        raise ValueError(f"not an AWS account id: {account!r}")
-    if not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+", region):
-        raise ValueError(f"not an AWS region: {region!r}")
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{region}.{suffix}"
-
-
-def is_ecr_host(host: str) -> bool:
-    """True for an ECR private registry host (any port suffix ignored)."""
-    return parse_ecr_host(host) is not None
-
-
-def parse_ecr_host(host: str) -> tuple[str, str] | None:
-    """``(account, region)`` of an ECR registry host, else None."""
-    match = _ECR_HOST_RE.fullmatch(host.lower().partition(":")[0])
-    return (match["account"], match["region"]) if match else None
 
 
 class EcrCredentialsProvider:
@@ -72,7 +46,7 @@ class EcrCredentialsProvider:
         parsed = parse_ecr_host(host)
         if parsed is None:
             return None
-        region = parsed[1]
+        region = parsed.region
         with self._lock:
             cached = self._cache.get(region)
             if cached and cached[1] - self._margin > self._clock():

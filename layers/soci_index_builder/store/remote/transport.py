@@ -51,7 +51,8 @@ class Transport:
         max_attempts: int = MAX_ATTEMPTS,
         backoff_base: float = BACKOFF_BASE,
         max_backoff: float = MAX_BACKOFF,
-        pool: urllib3.PoolManager | None = None,
+        ca_bundle: str | None = None,
+        connect_to: Mapping[str, str] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -59,7 +60,8 @@ class Transport:
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
         self._timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout)
-        self._pool = pool or urllib3.PoolManager(num_pools=16, maxsize=8, block=False)
+        self._pool = urllib3.PoolManager(num_pools=16, maxsize=8, block=False, ca_certs=ca_bundle)
+        self._connect_to = {k.lower(): split_host_port(v) for k, v in (connect_to or {}).items()}
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -109,16 +111,7 @@ class Transport:
     ) -> urllib3.BaseHTTPResponse:
         """One attempt: send, then follow redirects, dropping credentials on origin change."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._pool.request(
-                method,
-                url,
-                headers=headers,
-                body=body,
-                preload_content=False,
-                redirect=False,
-                retries=False,
-                timeout=self._timeout,
-            )
+            response = self._send(method, url, headers, body)
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response
@@ -131,6 +124,43 @@ class Transport:
                 method, body = "GET", None
             url = target
         raise RegistryError(f"{method} {redact_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> urllib3.BaseHTTPResponse:
+        """One HTTP exchange, to the address ``connect_to`` maps the URL's host:port to, if any.
+
+        A mapped request keeps its URL's host name for the ``Host`` header, SNI and certificate
+        checks (like ``curl --connect-to``): only the TCP destination changes.
+        """
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", origin(url)[2]
+        mapped = self._connect_to.get(f"{host}:{port}")
+        if mapped is None:
+            return self._pool.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                preload_content=False,
+                redirect=False,
+                retries=False,
+                timeout=self._timeout,
+            )
+        tls = {"server_hostname": host, "assert_hostname": host} if parts.scheme == "https" else {}
+        pool = self._pool.connection_from_host(mapped[0], mapped[1], parts.scheme, tls)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return pool.urlopen(
+            method,
+            path,
+            headers={**headers, "Host": parts.netloc.rpartition("@")[2]},
+            body=body,
+            preload_content=False,
+            redirect=False,
+            retries=False,
+            timeout=self._timeout,
+            assert_same_host=False,
+        )
 
     def backoff(self, attempt: int, retry_after: str | None = None) -> None:
         """Full-jitter exponential backoff, or the server's ``Retry-After`` (both capped)."""
@@ -153,6 +183,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``("host", port)`` from ``host:port`` (``[v6]:port`` too); a port is required."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected host:port, got {address!r}")
+    return host.strip("[]"), int(port)
 
 
 def origin(url: str) -> tuple[str, str | None, int | None]:

@@ -12,7 +12,9 @@ from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
+from ...digest import hash_digest
 from ...errors import RegistryError
+from ...streams import fill
 
 if TYPE_CHECKING:
     from ...streams import Readable
@@ -75,7 +77,7 @@ def push_stream(
         offset += n
         if n < len(buffer):
             break
-    digest = "sha256:" + hasher.hexdigest()
+    digest = hash_digest(hasher)
     client.request(
         "PUT",
         with_digest(location, digest),
@@ -130,9 +132,5 @@ def _location(header: str | None, base: str, what: str) -> str:
 
 def _fill(source: Readable, buffer: bytearray) -> int:
     """Fill ``buffer`` from ``source``; fewer bytes only at end of stream."""
-    view = memoryview(buffer)
-    got = 0
-    while got < len(buffer) and (n := source.readinto(view[got:])):
-        got += n
-    del view
-    return got
+    with memoryview(buffer) as view:
+        return fill(source, view)

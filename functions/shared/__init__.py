@@ -1,0 +1,1 @@
+"""What the Lambdas share: the operator's SSM configuration and one registry client per host."""
