@@ -1,6 +1,7 @@
 """The published result-event schema (docs/result-event.schema.json, docs/events.md) holds for
-what the handler really emits: real builds on the registry fixture, events delivered by moto's
-EventBridge to an SQS queue, every detail type and status checked against the schema."""
+what the indexer really emits: real builds on the registry fixture, events put by the deployed
+publisher and delivered by moto's EventBridge to an SQS queue, every detail type and status
+checked against the schema."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from functions.indexer import handler
+from functions.shared.registries import Registries
 from soci_index_builder.errors import SkipReason
 from tests.fixtures.images import LayerSpec, push_image, random_files
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
-from tests.functions.helpers import FakeContext, ecr_push_event, sqs_batch
+from tests.functions.helpers import FakeContext, ecr_push_event, make_indexer, sqs_batch
 from tests.functions.test_handler_registry import push_corrupt_image
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "result-event.schema.json"
@@ -189,10 +190,6 @@ def received(queue: str) -> list[dict[str, Any]]:
     return found
 
 
-def send(*events: dict[str, Any]) -> None:
-    handler.handler(sqs_batch(*events), FakeContext())
-
-
 def kinds(events: list[dict[str, Any]]) -> set[tuple[str, str, str | None]]:
     return {(e["detail-type"], e["detail"]["status"], e["detail"].get("reason")) for e in events}
 
@@ -208,6 +205,7 @@ def test_every_emitted_result_event_matches_the_schema(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REGISTRY_ENDPOINT", registry.url)
+    indexer = make_indexer(registries=Registries(lambda host, plain: registry.client()))
     settings = json.dumps({"min_layer_size": 0, "index_version": index_version})
     prefix = uuid.uuid4().hex[:8]
     set_parameters(include=f"{prefix}/app*:*", exclude="*:skip-*", settings=settings)
@@ -225,11 +223,12 @@ def test_every_emitted_result_event_matches_the_schema(
         ecr_push_event(app.path, "broken", corrupt),  # failed, permanently
     ]
     for push in pushes:
-        send(push)
+        indexer.handle(sqs_batch(push), FakeContext())
     if index_version == "v2":
         enabled = app.fetch_manifest("v1-soci")
         app.push_manifest(enabled.raw, enabled.media_type, "copy")
-        send(ecr_push_event(app.path, "copy", enabled.digest))  # already-soci
+        copy = ecr_push_event(app.path, "copy", enabled.digest)
+        indexer.handle(sqs_batch(copy), FakeContext())  # already-soci
 
     events = received(result_queue)
     for event in events:
