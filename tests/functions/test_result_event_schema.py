@@ -124,6 +124,12 @@ def _one_of(instance: Any, options: list[Any], root: dict[str, Any], where: str)
         raise SchemaError(f"{where}: matches {len(options) - len(errors)} of oneOf: {errors}")
 
 
+def _items(instance: Any, sub: dict[str, Any], root: dict[str, Any], where: str) -> None:
+    if isinstance(instance, list):
+        for i, item in enumerate(instance):
+            validate(item, sub, root, f"{where}[{i}]")
+
+
 def _ref(instance: Any, ref: str, root: dict[str, Any], where: str) -> None:
     target: Any = root
     for part in ref.removeprefix("#/").split("/"):
@@ -142,6 +148,7 @@ _KEYWORDS = {
     "minimum": _minimum,
     "minLength": _min_length,
     "oneOf": _one_of,
+    "items": _items,
     "$ref": _ref,
 }
 
@@ -271,6 +278,8 @@ def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -
         {**detail, "layers": {"indexed": True}},  # a bool is not an integer
         {**detail, "status": "built"},  # a const
     ]
+    with pytest.raises(SchemaError):
+        validate([1, "x"], {"type": "array", "items": {"type": "integer"}}, {})
     for bad in broken:
         with pytest.raises(SchemaError):
             check({**event, "detail": bad}, schema)
