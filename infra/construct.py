@@ -242,6 +242,12 @@ class SociIndexBuilder(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.result_bus_arn])
             )
+        if self.props.signing_profile_arns:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["signer:SignPayload"], resources=list(self.props.signing_profile_arns)
+                )
+            )
 
     def _acknowledge(self, finding: str, reason: str) -> None:
         """Record why an AwsSolutions-IAM5 wildcard finding on the role is intended."""

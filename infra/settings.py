@@ -29,6 +29,11 @@ EXCLUDE_NOTHING = "-"
 #: Two vCPUs start at 3538 MB (Lambda scales CPU with memory); 3584 is the next 64 MB step.
 DEFAULT_MEMORY_MB = 3584
 _ECR_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
+#: An AWS Signer profile (or profile version) ARN, as ECR managed signing names it.
+_SIGNING_PROFILE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:signer:[a-z0-9-]+:[0-9]{12}:/signing-profiles/[A-Za-z0-9_]{2,64}"
+    r"(?:/[A-Za-z0-9]{10})?$"
+)
 #: The retention values CloudWatch Logs accepts, in RetentionDays' declaration order.
 _RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
@@ -66,6 +71,9 @@ class BuilderProps:
     repository_prefixes: Sequence[str] = ()
     index_version: IndexVersion = "v2"
     tag_suffix: str = "-soci"
+    #: Signer profiles of ECR managed signing: ECR signs what the builder pushes with the
+    #: pusher's identity, so the role needs ``signer:SignPayload`` on them (README).
+    signing_profile_arns: Sequence[str] = ()
     #: Event bus name or ARN for result events; None sends none.
     result_bus: str | None = None
     #: Managed policy name or ARN applied as permissions boundary to every role.
@@ -112,6 +120,11 @@ class BuilderProps:
             for prefix in self.repository_prefixes
             if not _ECR_PREFIX.match(prefix)
         ]
+        problems += [
+            ("signing_profile_arns", f"{arn!r} is not a Signer signing-profile ARN")
+            for arn in self.signing_profile_arns
+            if not _SIGNING_PROFILE_ARN.match(arn)
+        ]
         path = self.parameter_prefix
         if path is not None and not (path.startswith("/") and path.endswith("/")):
             problems.append(("parameter_prefix", "must start and end with '/'"))
@@ -149,12 +162,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "indexVersion": "index_version",
     "tagSuffix": "tag_suffix",
     "resultBus": "result_bus",
+    "signingProfileArns": "signing_profile_arns",
     "permissionsBoundary": "permissions_boundary",
     "maxReceiveCount": "max_receive_count",
     "logRetentionDays": "log_retention_days",
     "logLevel": "log_level",
 }
-_LISTS = {"include", "exclude", "repository_prefixes"}
+_LISTS = {"include", "exclude", "repository_prefixes", "signing_profile_arns"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
 

@@ -1,5 +1,5 @@
 """The documentation the code cites exists: every ``.md`` citation resolves inside the repository,
-every cited section number exists (docs/architecture.md, "Citations"), the README links every
+every cited section number exists (docs/architecture.md 6), the README links every
 file in ``docs/``, and nothing points at reference material outside the repository."""
 
 from __future__ import annotations

@@ -57,28 +57,44 @@ class Message:
     body: Any
 
 
-def iter_messages(event: Mapping[str, Any]) -> Iterator[Message]:
-    """Yield the messages of an SQS batch, or the event itself when invoked directly."""
-    records = event.get("Records")
+def iter_messages(event: Any) -> Iterator[Message]:
+    """Yield the messages of an SQS batch, or the event itself when invoked directly.
+
+    A malformed shape (``Records: [null]``, a record that is not an object) fails only its own
+    message, as an InvalidEventError body: the rest of the batch is still processed.
+    """
+    records = event.get("Records") if isinstance(event, Mapping) else None
     if records is None:
         yield Message(None, event)
         return
+    if not isinstance(records, list):
+        yield Message(None, InvalidEventError(f"Records is a {type(records).__name__}, not a list"))
+        return
     for record in records:
+        if not isinstance(record, Mapping):
+            kind = type(record).__name__
+            yield Message(None, InvalidEventError(f"SQS record is a {kind}, not an object"))
+            continue
         yield Message(str(record.get("messageId", "")), _decode_body(record))
 
 
-def is_batch(event: Mapping[str, Any]) -> bool:
+def is_batch(event: Any) -> bool:
     """True for an SQS batch (the answer is ``batchItemFailures``), False for a bare event."""
-    return "Records" in event
+    return isinstance(event, Mapping) and "Records" in event
 
 
 def _decode_body(record: Mapping[str, Any]) -> Any:
     if record.get("eventSource") != "aws:sqs":
         return InvalidEventError(f"record eventSource {record.get('eventSource')!r}, not aws:sqs")
+    body = record.get("body")
+    if not isinstance(body, str):
+        return InvalidEventError(f"SQS body is a {type(body).__name__}, not a string")
     try:
-        return json.loads(record.get("body") or "")
+        return json.loads(body)
     except ValueError as exc:
         return InvalidEventError(f"SQS body is not JSON: {exc}")
+    except RecursionError:
+        return InvalidEventError("SQS body nests JSON too deeply to be an ECR event")
 
 
 def parse_push(body: Any) -> ImagePush:

@@ -190,6 +190,8 @@ class Indexer:
         exc: Exception,
         recorder: reporting.MetricsRecorder,
     ) -> Outcome:
+        if push is not None and (skip := reporting.skip_reason(exc)) is not None:
+            return self._skip(push, skip, recorder, str(exc))
         failure = reporting.classify(exc)
         recorder.add("Failures", "Count", 1, kind=failure.kind)
         extra = {"kind": failure.kind, "retry": failure.retry, "error_type": failure.error_type}

@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 from soci_index_builder.errors import (
     ConfigError,
     DeadlineExceededError,
+    ImmutableTagError,
     RegistryError,
+    SkipReason,
     SociError,
+    SourceNotFoundError,
 )
 
 from .events import ImagePush, InvalidEventError
@@ -38,6 +41,20 @@ BUILT, SKIPPED, FAILED = "SOCI Index Built", "SOCI Index Skipped", "SOCI Index F
 _PUSH_RACE_CODES = frozenset(
     {"DIGEST_INVALID", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "MANIFEST_BLOB_UNKNOWN"}
 )
+#: Codes of a refused identity or permission (registry or AWS API, e.g. GetAuthorizationToken's
+#: AccessDeniedException): an IAM fix makes a redrive succeed, so they must reach the DLQ.
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "DENIED",
+        "UNAUTHORIZED",
+    }
+)
+_OUT_OF_MEMORY = "out of memory: raise the function's memory size (CDK context memorySize)"
 _THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -69,7 +86,17 @@ class Failure:
 def classify(exc: BaseException) -> Failure:
     """Map an exception to a failure kind; unknown errors are retried (a bug must not drop work)."""
     kind, retry = _kind(exc)
-    return Failure(kind, retry, str(exc) or type(exc).__name__, type(exc).__name__)
+    message = _OUT_OF_MEMORY if kind == "out-of-memory" else str(exc) or type(exc).__name__
+    return Failure(kind, retry, message, type(exc).__name__)
+
+
+def skip_reason(exc: BaseException) -> SkipReason | None:
+    """A "failure" that is a skip: the pushed image was deleted or archived before we read it.
+
+    ECR answers 404 for archived images (docs/ecr.md "Archived images"); retrying cannot help
+    and no one can fix it, so it is skipped with a reason instead of failed.
+    """
+    return SkipReason.SOURCE_GONE if isinstance(exc, SourceNotFoundError) else None
 
 
 def _kind(exc: BaseException) -> tuple[str, bool]:
@@ -79,8 +106,12 @@ def _kind(exc: BaseException) -> tuple[str, bool]:
         return "config", True
     if isinstance(exc, DeadlineExceededError):
         return "deadline", True
-    if isinstance(exc, RegistryError) and exc.status in (401, 403):
+    if isinstance(exc, ImmutableTagError):
+        return "immutable-tag", True  # the repository owner's setting: DLQ, alarm, redrive
+    if isinstance(exc, RegistryError) and (exc.status in (401, 403) or exc.code in _ACCESS_CODES):
         return "access", True  # an IAM fix makes a redrive succeed
+    if isinstance(exc, MemoryError):
+        return "out-of-memory", True  # more memory fixes it: DLQ, alarm, redrive
     if isinstance(exc, RegistryError) and exc.code in _PUSH_RACE_CODES:
         return "conflict", True
     if isinstance(exc, SociError):

@@ -30,7 +30,7 @@ def registry_endpoint(account: str, region: str) -> tuple[str, bool]:
     """
     override = os.environ.get(ENV_REGISTRY_ENDPOINT, "").strip()
     if not override:
-        from soci_index_builder.store.remote.ecr import ecr_registry_host
+        from soci_index_builder.store.remote.ecr_hosts import ecr_registry_host
 
         return ecr_registry_host(account, region), False
     scheme, sep, host = override.partition("://")

@@ -45,12 +45,21 @@ class SkipReason(StrEnum):
     ZSTD = "zstd"
     NOT_A_LAYER = "not-a-layer"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    #: A non-distributable ("foreign") layer with ``urls``: soci leaves it out (its bytes live
+    #: elsewhere and may not be redistributed).
+    NON_DISTRIBUTABLE = "non-distributable"
     UNTAGGED = "untagged"
     OWN_OUTPUT = "own-output"
     ALREADY_SOCI = "already-soci"
     EXCLUDED = "excluded"
     NOT_INCLUDED = "not-included"
     NOTHING_TO_INDEX = "nothing-to-index"
+    #: A tagged artifact that is not a runnable image: a cosign signature or attestation, an
+    #: SBOM, a Helm chart (docs/ecr.md "Artifacts").
+    NOT_AN_IMAGE = "not-an-image"
+    #: The pushed image is gone by the time it is read: deleted, or archived (ECR answers 404
+    #: for storage class ARCHIVE). Nothing to index and nothing anyone can fix by retrying.
+    SOURCE_GONE = "source-gone"
     UP_TO_DATE = "up-to-date"
 
 
@@ -105,6 +114,25 @@ class NotFoundError(RegistryError):
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message, status=404, code=code, transient=False)
+
+
+#: The distribution error code ECR answers an overwrite of an immutable tag with.
+TAG_INVALID = "TAG_INVALID"
+
+
+class ImmutableTagError(RegistryError):
+    """The registry refused to move a tag because the repository's tags are immutable.
+
+    Fixable by the repository's owner (docs/ecr.md "Immutable tags"), so the Lambda retries it
+    into the dead-letter queue instead of dropping it.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status, code=TAG_INVALID, transient=False)
+
+
+class SourceNotFoundError(NotFoundError):
+    """The image reference itself is absent (not one of its blobs): deleted, archived, a typo."""
 
 
 class ConfigError(SociError):

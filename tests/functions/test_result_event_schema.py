@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 
 from functions.shared.registries import Registries
+from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import SkipReason
+from soci_index_builder.oci import mediatypes as mt
+from soci_index_builder.oci.model import Manifest, descriptor_for
+from soci_index_builder.store.base import Repository
 from tests.fixtures.images import LayerSpec, push_image, random_files
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
@@ -27,6 +31,20 @@ LAYERS = [
     LayerSpec(random_files(seed=6, count=2, size=64 << 10), compression="uncompressed"),
 ]
 ZSTD_ONLY = [LayerSpec(random_files(seed=7, count=2, size=64 << 10), compression="zstd")]
+GONE = "sha256:" + "12" * 32
+
+
+def push_helm_chart(repo: Repository, tag: str) -> str:
+    """A tagged artifact that is not an image (docs/ecr.md "Artifacts")."""
+    config, chart = b'{"name":"app","version":"1.0.0"}', b"chart bytes"
+    for blob in (config, chart):
+        repo.push_blob(sha256_digest(blob), blob)
+    manifest = Manifest(
+        config=descriptor_for(config, "application/vnd.cncf.helm.config.v1+json"),
+        layers=(descriptor_for(chart, "application/vnd.cncf.helm.chart.content.v1.tar+gzip"),),
+    )
+    return repo.push_manifest(manifest.to_json(), mt.OCI_IMAGE_MANIFEST, tag)
+
 
 # --- a validator for the JSON Schema subset the schema uses ------------------------------------
 
@@ -221,13 +239,16 @@ def test_every_emitted_result_event_matches_the_schema(
     image = push_image(app, "v1", LAYERS)
     zstd_only = push_image(zstd, "v1", ZSTD_ONLY)
     corrupt = push_corrupt_image(app, "broken")
+    chart = push_helm_chart(app, "chart-1.0.0")
     pushes = [
         ecr_push_event(app.path, "v1", image.digest),  # built
-        ecr_push_event(app.path, "v1", image.digest),  # up-to-date (v2) or built again (v1)
+        ecr_push_event(app.path, "v1", image.digest),  # up-to-date
         ecr_push_event(app.path, "skip-1", image.digest),  # excluded
         ecr_push_event(other.path, "v1", image.digest),  # not-included
         ecr_push_event(zstd.path, "v1", zstd_only.digest),  # nothing-to-index
         ecr_push_event(app.path, "broken", corrupt),  # failed, permanently
+        ecr_push_event(app.path, "chart-1.0.0", chart),  # not-an-image
+        ecr_push_event(app.path, "deleted", GONE),  # source-gone
     ]
     for push in pushes:
         indexer.handle(sqs_batch(push), FakeContext())
@@ -242,16 +263,16 @@ def test_every_emitted_result_event_matches_the_schema(
         check(event, schema)
     expected = {
         ("SOCI Index Built", "built", None),
+        ("SOCI Index Built", "up-to-date", None),
         ("SOCI Index Skipped", "skipped", "excluded"),
         ("SOCI Index Skipped", "skipped", "not-included"),
         ("SOCI Index Skipped", "skipped", "nothing-to-index"),
+        ("SOCI Index Skipped", "skipped", "not-an-image"),
+        ("SOCI Index Skipped", "skipped", "source-gone"),
         ("SOCI Index Failed", "failed", None),
     }
     if index_version == "v2":
-        expected |= {
-            ("SOCI Index Built", "up-to-date", None),
-            ("SOCI Index Skipped", "skipped", "already-soci"),
-        }
+        expected.add(("SOCI Index Skipped", "skipped", "already-soci"))
     assert kinds(events) == expected
     assert len(events) == len(pushes) + (index_version == "v2")
 
@@ -290,7 +311,13 @@ def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -
 
 
 #: Reasons that only ever describe a layer (metric ``LayersSkipped``), never a whole image.
-LAYER_REASONS = {"below-min-size", "zstd", "not-a-layer", "unsupported-media-type"}
+LAYER_REASONS = {
+    "below-min-size",
+    "zstd",
+    "not-a-layer",
+    "unsupported-media-type",
+    "non-distributable",
+}
 #: Image skips that send no event (our own pushes) or are a status, not a reason.
 SILENT_OR_STATUS = {"untagged", "up-to-date"}
 

@@ -35,6 +35,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "indexVersion": "v1",
     "tagSuffix": "-lazy",
     "resultBus": "soci-results",
+    "signingProfileArns": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/EcrSigning",
     "permissionsBoundary": "arn:aws:iam::123456789012:policy/Boundary",
     "maxReceiveCount": "5",
     "logRetentionDays": "90",

@@ -159,6 +159,8 @@ def test_custom_iam_scope_result_bus_and_boundary(custom: Template) -> None:
     assert tails == [":repository/prod/*", ":repository/team-a/*"]
     (put_events,) = [s for s in statements if s["Action"] == "events:PutEvents"]
     assert put_events["Resource"]["Fn::Join"][1][-1] == ":event-bus/soci-results"
+    (sign,) = [s for s in statements if s["Action"] == "signer:SignPayload"]
+    assert sign["Resource"] == "arn:aws:signer:us-east-1:123456789012:/signing-profiles/EcrSigning"
     custom.has_resource_properties(
         "AWS::IAM::Role",
         {"PermissionsBoundary": "arn:aws:iam::123456789012:policy/Boundary"},

@@ -27,7 +27,11 @@ def test_context_strings_lists_and_numbers() -> None:
         "include": "a/*:*, b:v*", "exclude": '["c:*"]', "repositoryPrefixes": ["a/"],
         "memorySize": "4096", "reservedConcurrency": "none", "architecture": "x86_64",
         "resultBus": "", "unknown": "ignored",
+        "signingProfileArns": "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/Prod",
     })  # fmt: skip
+    assert props.signing_profile_arns == (
+        "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/Prod",
+    )
     assert props.include == ("a/*:*", "b:v*") and props.exclude == ("c:*",)
     assert props.repository_prefixes == ("a/",) and props.memory_size == 4096
     assert props.reserved_concurrency is None and props.result_bus is None
@@ -39,6 +43,7 @@ def test_context_strings_lists_and_numbers() -> None:
     {"tag_suffix": " "}, {"max_receive_count": 0}, {"log_retention_days": 31},
     {"include": ()}, {"include": ("a:*,b:*",)}, {"repository_prefixes": ("Bad",)},
     {"parameter_prefix": "no-slashes"}, {"max_concurrency": 1},
+    {"signing_profile_arns": ("arn:aws:iam::123456789012:role/x",)},
 ])  # fmt: skip
 def test_invalid_inputs_fail_with_a_sentence(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="SociIndexBuilder: "):

@@ -157,6 +157,10 @@ def _statements(template: Template) -> list[dict[str, Any]]:
     ]
 
 
+def test_no_signing_permission_unless_managed_signing_is_configured(template: Template) -> None:
+    assert not [s for s in _statements(template) if "signer:SignPayload" in str(s["Action"])]
+
+
 def test_iam_nothing_but_the_auth_token_on_star(template: Template) -> None:
     for statement in _statements(template):
         actions = (

@@ -63,9 +63,12 @@ def make_repo(
 
 
 class Recording:
-    """A Repository wrapper counting uploads and optionally failing one kind of call."""
+    """A Repository wrapper counting uploads and optionally failing tag writes.
 
-    def __init__(self, inner: Repository, fail_on_tag: bool = False) -> None:
+    ``fail_on_tag``: True fails every tag write, a string only the write of that tag.
+    """
+
+    def __init__(self, inner: Repository, fail_on_tag: bool | str = False) -> None:
         self.inner = inner
         self.fail_on_tag = fail_on_tag
         self.uploads: list[str] = []
@@ -94,7 +97,7 @@ class Recording:
         return digest, size
 
     def push_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
-        if tag is not None and self.fail_on_tag:
+        if tag is not None and self.fail_on_tag in (True, tag):
             raise RuntimeError("injected failure before tagging")
         digest = self.inner.push_manifest(raw, media_type, tag)
         self.events.append(("manifest", digest, media_type, tag))

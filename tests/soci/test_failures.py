@@ -7,8 +7,6 @@ tag points at partial content and nothing pushed references a missing blob.
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests.fixtures.images import push_image, push_multi_platform_image
 from tests.fixtures.registry import FakeRequest, FakeResponse, FakeServer, LocalRegistry
 
 from .conftest import SETTINGS, Recording, big_gzip, small
+from .proxies import forward
 
 
 def test_failure_before_tag_leaves_no_output_tag(repo: Repository) -> None:
@@ -70,9 +69,12 @@ def test_digest_reference_needs_source_tag(repo: Repository) -> None:
 
 
 def test_non_layer_media_type_is_an_error(repo: Repository) -> None:
+    """An image listing a layer and a non-layer is malformed (soci fails it); all-non-layer
+    manifests are artifacts (test_artifacts.py)."""
     manifest = Manifest.from_json(push_image(repo, None, [big_gzip(4)]).raw)
-    weird = replace(manifest.layers[0], media_type="application/json")
-    repo.push_manifest(replace(manifest, layers=(weird,)).to_json(), mt.OCI_IMAGE_MANIFEST, "weird")
+    weird = replace(manifest.config, media_type="application/json")
+    layers = (weird, *manifest.layers)
+    repo.push_manifest(replace(manifest, layers=layers).to_json(), mt.OCI_IMAGE_MANIFEST, "weird")
     with pytest.raises(ManifestError, match="non-layer"):
         build_image_index(repo, "weird", SETTINGS)
     assert repo.resolve("weird-soci") is None
@@ -106,26 +108,13 @@ def test_manifest_over_4_mib(tmp_path: Path) -> None:
 
 def _tampering_proxy(registry: LocalRegistry, target: str) -> Callable[[FakeRequest], FakeResponse]:
     """Forwards to the real registry, but serves ``target`` blob with one byte flipped."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def handle(request: FakeRequest) -> FakeResponse:
-        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
-        forwarded = urllib.request.Request(
-            registry.url + request.path,
-            data=request.body or None,
-            headers=headers,
-            method=request.method,
-        )
-        try:
-            with opener.open(forwarded) as response:
-                status, body, reply = response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            status, body, reply = exc.code, exc.read(), dict(exc.headers)
+        response = forward(registry, request)
+        body = response.body
         if request.method == "GET" and request.path.endswith(f"/blobs/{target}") and body:
-            body = bytes([body[0] ^ 1]) + body[1:]
-        reply.pop("Transfer-Encoding", None)
-        reply["Content-Length"] = str(len(body))
-        return FakeResponse(status, reply, body)
+            response.body = bytes([body[0] ^ 1]) + body[1:]
+        return response
 
     return handle
 

@@ -100,12 +100,11 @@ def run_index(args: argparse.Namespace) -> int:
         progress = TerminalProgress(sys.stderr)
     result = build_image_index(repo, reference, settings, source_tag=source_tag, progress=progress)
     _print_result(result, args.json)
-    if (
-        args.verify
-        and result.output_tag
-        and settings.index_version == "v2"
-        and not settings.dry_run
-    ):
+    if not args.verify or settings.dry_run:
+        return EXIT_OK
+    if settings.index_version == "v1":
+        return _report_problems(_verify_v1(repo, list(result.index_digests.values())))
+    if result.output_tag:
         return _verify(repo, result.output_tag, result.reason is None)
     return EXIT_OK
 
@@ -179,7 +178,16 @@ def _verify(repo: Repository, tag: str, indexed: bool) -> int:
 
     if not indexed:  # "nothing to index": the tag is the original image, nothing to check
         return EXIT_OK
-    problems = validate_soci_image(repo, tag)
+    return _report_problems(validate_soci_image(repo, tag))
+
+
+def _verify_v1(repo: Repository, digests: list[str]) -> list[str]:
+    from ..soci.validate import validate_v1_indexes
+
+    return validate_v1_indexes(repo, digests)
+
+
+def _report_problems(problems: list[str]) -> int:
     for problem in problems:
         print(f"verify: {problem}", file=sys.stderr)
     return EXIT_FAILURE if problems else EXIT_OK

@@ -61,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SociError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except MemoryError:
+        print(
+            "error: out of memory (try --workers 1, or a machine with more memory)", file=sys.stderr
+        )
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -102,7 +102,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
     try:
         spec = json.loads(Path(args.spec).read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ConfigError(f"{args.spec}: not JSON: {exc}") from exc
     raw = encode_ztoc(ztoc_from_dict(spec))
     write_atomically(Path(args.output), raw)

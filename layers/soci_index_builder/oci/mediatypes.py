@@ -9,6 +9,7 @@ stdlib only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 # --- Manifests and indexes ------------------------------------------------------------------
@@ -16,6 +17,8 @@ OCI_IMAGE_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+#: The short-lived OCI 1.1-rc artifact manifest (oras, cosign experimental): never an image.
+OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json"
 
 # --- Image configs ------------------------------------------------------------------------
 OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -53,6 +56,7 @@ SOCI_PREFETCH = "application/vnd.amazon.soci.prefetch.v1+json"
 
 LayerCompression = Literal["gzip", "uncompressed", "zstd"]
 
+_IMAGE_CONFIG_TYPES = frozenset({OCI_IMAGE_CONFIG, DOCKER_IMAGE_CONFIG})
 _INDEX_TYPES = frozenset({OCI_IMAGE_INDEX, DOCKER_MANIFEST_LIST})
 _MANIFEST_TYPES = frozenset({OCI_IMAGE_MANIFEST, DOCKER_MANIFEST_V2})
 _OCI_LAYER_PREFIX = "application/vnd.oci.image.layer."
@@ -76,6 +80,30 @@ def is_manifest_or_index(media_type: str) -> bool:
     return media_type in _INDEX_TYPES or media_type in _MANIFEST_TYPES
 
 
+def is_image_config(media_type: str) -> bool:
+    """True for a runnable image's config (OCI or Docker); anything else marks an artifact."""
+    return media_type in _IMAGE_CONFIG_TYPES
+
+
+def is_non_image_artifact(
+    config_media_type: str, artifact_type: str | None, layer_media_types: Sequence[str]
+) -> bool:
+    """A manifest that is not a runnable image: signatures, attestations, SBOMs, Helm charts.
+
+    image-spec sets ``artifactType`` (or a non-image config: Helm's, OCI 1.1's empty one) for
+    artifacts; cosign's classic ``sha256-<hex>.sig`` manifests keep an image config but list only
+    non-layer blobs (``application/vnd.dev.cosign.simplesigning.v1+json``). A manifest mixing
+    layers and non-layers stays an image, and soci refuses it (section 5.4).
+    """
+    if artifact_type and not is_image_config(artifact_type):
+        return True
+    if not is_image_config(config_media_type):
+        return True
+    return bool(layer_media_types) and not any(
+        is_layer(m) or m == SOCI_PREFETCH for m in layer_media_types
+    )
+
+
 def _split(media_type: str) -> tuple[str, list[str]]:
     # containerd parseMediaTypes: base before the first "+", suffixes sorted.
     base, *ext = media_type.split("+")
@@ -88,6 +116,16 @@ def is_layer(media_type: str) -> bool:
         return True
     base, _ = _split(media_type)
     return base in _DOCKER_GZIP_BASES or base in _DOCKER_TAR_BASES
+
+
+def is_non_distributable(media_type: str) -> bool:
+    """OCI non-distributable or Docker foreign layers: their bytes may live only at ``urls``."""
+    base, _ = _split(media_type)
+    return base in (
+        OCI_LAYER_NONDISTRIBUTABLE_TAR,
+        DOCKER_FOREIGN_LAYER_GZIP,
+        DOCKER_FOREIGN_LAYER_TAR,
+    )
 
 
 def layer_compression(media_type: str) -> LayerCompression | None:

@@ -68,6 +68,8 @@ def load_object(raw: bytes, what: str) -> dict[str, Any]:
         obj = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ManifestError(f"{what} nests JSON too deeply") from None
     if not isinstance(obj, dict):
         raise ManifestError(f"{what} must be a JSON object, got {type(obj).__name__}")
     return obj

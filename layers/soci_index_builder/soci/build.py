@@ -33,8 +33,9 @@ from .model import (
     ProgressListener,
 )
 from .plan import LayerPlan, plan_layers
-from .referrers import publish_referrers
+from .referrers import find_published, publish_referrers
 from .source import PlatformImage, SourceImage, load_source
+from .tags import move_source_tag, put_tag
 from .uptodate import find_up_to_date
 
 
@@ -75,6 +76,8 @@ def build_image_index(
     """
     ctx = _context(repository, reference, settings, source_tag, deadline)
     source = load_source(repository, reference, settings.platforms)
+    if source.not_an_image:
+        return _result(ctx, source, "skipped", reason=SkipReason.NOT_AN_IMAGE)
     if source.has_soci_descriptors or is_soci_enabled(None, [i.manifest for i in source.images]):
         return _result(ctx, source, "skipped", reason=SkipReason.ALREADY_SOCI)
     if ctx.source_tag and settings.tag_suffix and ctx.source_tag.endswith(settings.tag_suffix):
@@ -82,18 +85,27 @@ def build_image_index(
     plans = plan_layers(((img.platform, img.manifest.layers) for img in source.selected), settings)
     if settings.dry_run:
         return _result(ctx, source, "dry-run", layers=_planned_results(plans))
-    if ctx.output_tag is not None:
-        existing = find_up_to_date(repository, ctx.output_tag, source, plans, settings)
-        if existing is not None:
-            layers = _reused_results(plans, existing.ztocs)
-            return _result(
-                ctx,
-                source,
-                "up-to-date",
-                output=existing.digest,
-                indexes=existing.indexes,
-                layers=layers,
-            )
+    existing = (
+        find_up_to_date(repository, ctx.output_tag, source, plans, settings)
+        if ctx.output_tag is not None
+        else find_published(repository, source, plans, settings)
+    )
+    if existing is not None:
+        layers = _reused_results(plans, existing.ztocs)
+        # An interrupted replace_tag run pushed the output but not the source tag: finish it.
+        moved = (
+            bool(existing.digest)
+            and settings.replace_tag
+            and _finish_replace(ctx, source, existing.digest)
+        )
+        return _result(
+            ctx,
+            source,
+            "built" if moved else "up-to-date",
+            output=existing.digest or None,
+            indexes=existing.indexes,
+            layers=layers,
+        )
     return _build_and_push(ctx, source, plans, progress)
 
 
@@ -214,17 +226,38 @@ def _push_v2(
                 )
             )
     raw_index = rewrite_index(source.index, rewritten, soci).to_json()
-    return _tag(ctx, raw_index, mediatypes.OCI_IMAGE_INDEX)
+    return _tag(ctx, source, raw_index, mediatypes.OCI_IMAGE_INDEX)
 
 
-def _tag(ctx: _Context, raw: bytes, media_type: str) -> str:
+def _tag(ctx: _Context, source: SourceImage, raw: bytes, media_type: str) -> str:
     """The last step: point the output tag (and, if asked, the source tag) at ``raw``."""
     _check_deadline(ctx, "tagging")
     assert ctx.output_tag is not None
-    digest = ctx.repo.push_manifest(raw, media_type, ctx.output_tag)
+    digest = put_tag(ctx.repo, raw, media_type, ctx.output_tag, ctx.settings.tag_suffix)
     if ctx.settings.replace_tag and ctx.source_tag is not None:
-        ctx.repo.push_manifest(raw, media_type, ctx.source_tag)
+        move_source_tag(
+            ctx.repo, raw, media_type, ctx.source_tag, source.raw.digest, ctx.settings.tag_suffix
+        )
     return digest
+
+
+def _finish_replace(ctx: _Context, source: SourceImage, output: str) -> bool:
+    """Move the source tag to an up-to-date output it does not name yet; True if moved."""
+    if ctx.source_tag is None:
+        return False
+    current = ctx.repo.resolve(ctx.source_tag)
+    if current is None or current.digest != source.raw.digest:
+        return False  # already moved, or pushed again since: nothing to finish
+    _check_deadline(ctx, "tagging")
+    raw = ctx.repo.fetch_manifest(output)
+    return move_source_tag(
+        ctx.repo,
+        raw.raw,
+        raw.media_type,
+        ctx.source_tag,
+        source.raw.digest,
+        ctx.settings.tag_suffix,
+    )
 
 
 def _check_deadline(ctx: _Context, step: str) -> None:
@@ -242,7 +275,7 @@ def _nothing_to_index(
         if current is not None and current.digest == source.raw.digest:
             output = current.digest  # already there: a re-run writes nothing
         else:
-            output = _tag(ctx, source.raw.raw, source.raw.media_type)
+            output = _tag(ctx, source, source.raw.raw, source.raw.media_type)
     return _result(
         ctx, source, "skipped", reason=SkipReason.NOTHING_TO_INDEX, output=output, layers=layers
     )

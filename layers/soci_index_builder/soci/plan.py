@@ -26,6 +26,8 @@ class LayerDescriptor(Protocol):
     def digest(self) -> str: ...
     @property
     def size(self) -> int: ...
+    @property
+    def urls(self) -> tuple[str, ...]: ...
 
 
 class LayerAction(StrEnum):
@@ -65,6 +67,16 @@ def decide_layer(layer: LayerDescriptor, settings: IndexSettings) -> LayerPlan |
         # soci fails the whole build here: a manifest listing non-layers is not an image.
         raise ManifestError(f"layer {layer.digest} has non-layer media type {media_type!r}")
 
+    if layer.urls and mediatypes.is_non_distributable(media_type):
+        # Its bytes live at ``urls``, not in the registry (which may refuse to serve them).
+        return LayerPlan(
+            layer.digest,
+            media_type,
+            layer.size,
+            LayerAction.SKIP,
+            None,
+            SkipReason.NON_DISTRIBUTABLE,
+        )
     action, compression, reason = _classify(layer.size, media_type, settings)
     return LayerPlan(layer.digest, media_type, layer.size, action, compression, reason)
 

@@ -151,7 +151,7 @@ class BuilderSettings:
             return cls()
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ConfigError(f"{source} is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{source} must be a JSON object, got {type(data).__name__}")

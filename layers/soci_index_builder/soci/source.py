@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..errors import ConfigError, ManifestError
+from ..errors import ConfigError, ManifestError, NotFoundError, SourceNotFoundError
 from ..oci import mediatypes
 from ..oci.model import Descriptor, ImageIndex, Manifest, Platform, load_object
 from ..store.base import MAX_MANIFEST_SIZE, RawManifest, Repository
@@ -46,18 +46,29 @@ class SourceImage:
     #: True if the index already lists SOCI indexes (section 5.5 step 4 output).
     has_soci_descriptors: bool = False
     selected: tuple[PlatformImage, ...] = field(default=())
+    #: True for a tagged artifact that is not an image (signature, SBOM, chart): skipped.
+    not_an_image: bool = False
 
 
 def load_source(repo: Repository, reference: str, platforms: tuple[str, ...] = ()) -> SourceImage:
     """Fetch ``reference`` and its platform manifests; ``platforms`` is an allow-list."""
-    raw = repo.fetch_manifest(reference)
+    try:
+        raw = repo.fetch_manifest(reference)
+    except NotFoundError as exc:
+        raise SourceNotFoundError(str(exc), code=exc.code) from exc
     if mediatypes.is_index(raw.media_type):
         index = ImageIndex.from_json(raw.raw)
-        images = tuple(_load_children(repo, index))
+        images, artifacts = _load_children(repo, index)
         has_soci = any(is_soci_descriptor(d) for d in index.manifests)
-        source = SourceImage(raw, index, True, images, has_soci)
+        if artifacts and not images:
+            return SourceImage(raw, index, True, (), has_soci, not_an_image=True)
+        source = SourceImage(raw, index, True, tuple(images), has_soci)
+    elif raw.media_type == mediatypes.OCI_ARTIFACT_MANIFEST:
+        return SourceImage(raw, ImageIndex(manifests=()), False, (), not_an_image=True)
     elif mediatypes.is_image_manifest(raw.media_type):
         manifest = Manifest.from_json(raw.raw)
+        if _is_artifact(manifest):
+            return SourceImage(raw, ImageIndex(manifests=()), False, (), not_an_image=True)
         desc = Descriptor(raw.media_type, raw.digest, len(raw.raw))
         platform = _config_platform(repo, manifest.config)
         index = single_manifest_index(desc, platform)
@@ -68,10 +79,15 @@ def load_source(repo: Repository, reference: str, platforms: tuple[str, ...] = (
     return _select(source, platforms)
 
 
-def _load_children(repo: Repository, index: ImageIndex) -> list[PlatformImage]:
+def _load_children(repo: Repository, index: ImageIndex) -> tuple[list[PlatformImage], int]:
+    """The index's image manifests, and how many entries were non-image artifacts."""
     images = []
+    artifacts = 0
     for desc in index.manifests:
         if is_attestation(desc) or is_soci_descriptor(desc):
+            continue
+        if desc.media_type == mediatypes.OCI_ARTIFACT_MANIFEST:
+            artifacts += 1
             continue
         if not mediatypes.is_image_manifest(desc.media_type):
             raise ManifestError(
@@ -79,9 +95,19 @@ def _load_children(repo: Repository, index: ImageIndex) -> list[PlatformImage]:
             )
         child = repo.fetch_manifest(desc.digest)
         manifest = Manifest.from_json(child.raw)
-        if not is_attestation_manifest(manifest.layers):
+        if _is_artifact(manifest):
+            artifacts += 1
+        elif not is_attestation_manifest(manifest.layers):
             images.append(PlatformImage(desc, manifest, child.raw))
-    return images
+    return images, artifacts
+
+
+def _is_artifact(manifest: Manifest) -> bool:
+    return mediatypes.is_non_image_artifact(
+        manifest.config.media_type,
+        manifest.artifact_type,
+        [layer.media_type for layer in manifest.layers],
+    )
 
 
 def _config_platform(repo: Repository, config: Descriptor) -> Platform:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import ManifestError
+from ..errors import ManifestError, NotFoundError
 from ..oci import mediatypes
 from ..oci.model import ImageIndex, Manifest
 from ..store.base import Repository
@@ -44,14 +44,14 @@ def find_up_to_date(
     info = repo.resolve(output_tag)
     if info is None or not mediatypes.is_index(info.media_type):
         return None
-    raw = repo.fetch_manifest(info.digest)
     try:
+        raw = repo.fetch_manifest(info.digest)
         index = ImageIndex.from_json(raw.raw)
         found = ExistingOutput(raw.digest, {}, {})
         if not _match_images(repo, index, source, {p.digest: p for p in plans}, settings, found):
             return None
-    except ManifestError:
-        return None
+    except (ManifestError, NotFoundError):
+        return None  # NotFound: lifecycle rules deleted its untagged SOCI manifests; rebuild
     return found if found.indexes else None
 
 
@@ -64,7 +64,13 @@ def _match_images(
     found: ExistingOutput,
 ) -> bool:
     """Fill ``found`` from ``index``; False at the first mismatch with ``source``."""
-    entries = [d for d in index.manifests if not (is_attestation(d) or is_soci_descriptor(d))]
+    # Entries the source kept aside (attestations, artifacts) are copied to the output as is.
+    kept = {d.digest for d in source.index.manifests} - {i.descriptor.digest for i in source.images}
+    entries = [
+        d
+        for d in index.manifests
+        if not (is_attestation(d) or is_soci_descriptor(d) or d.digest in kept)
+    ]
     if len(entries) != len(source.images):
         return False
     selected = {img.descriptor.digest for img in source.selected}
@@ -80,7 +86,7 @@ def _match_images(
             if index_digest is not None:
                 return False
             continue
-        soci = _matching_index(repo, index_digest, [new for _, new in expected], settings)
+        soci = matching_index(repo, index_digest, [new for _, new in expected], settings)
         if soci is None:
             return False
         found.indexes[img.platform] = str(index_digest)
@@ -117,7 +123,7 @@ def _expected_layers(
     ]
 
 
-def _matching_index(
+def matching_index(
     repo: Repository, digest: str | None, expected: list[str], settings: IndexSettings
 ) -> SociIndex | None:
     """The SOCI index at ``digest`` if built with ``settings`` over exactly ``expected``."""

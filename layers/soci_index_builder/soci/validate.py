@@ -7,6 +7,8 @@ and checks blob presence; it does not re-derive zTOCs (that is ``ztoc verify``'s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..errors import SociError
 from ..oci import mediatypes
 from ..oci.model import Descriptor, ImageIndex, Manifest
@@ -17,10 +19,12 @@ from .constants import (
     ANNOTATION_IMAGE_MANIFEST_DIGEST,
     ANNOTATION_INDEX_DIGEST,
     EMPTY_CONFIG_DIGEST,
+    SOCI_INDEX_V1_ARTIFACT_TYPE,
     SOCI_INDEX_V2_ARTIFACT_TYPE,
 )
 from .convert import is_attestation, is_soci_descriptor
 from .index import encode_soci_index, parse_soci_index
+from .referrers import referrer_digests
 
 
 def validate_soci_image(repo: Repository, reference: str) -> list[str]:
@@ -110,23 +114,49 @@ def _check_soci(
         and (manifest.annotations or {}).get(ANNOTATION_INDEX_DIGEST) != desc.digest
     ):
         problems.append(f"{where}: image {image.digest} is not annotated with this index")
-    _check_soci_content(repo, desc, manifest, problems)
+    _check_soci_content(repo, desc.digest, manifest, problems)
+
+
+def validate_v1_indexes(repo: Repository, digests: Iterable[str]) -> list[str]:
+    """Every violation of section 5.6 in the v1 SOCI indexes ``digests`` (``index --verify``).
+
+    Each must bind its image as ``subject``, index only that image's layers, and be listed by
+    the referrers API or its ``sha256-<hex>`` fallback tag (or the snapshotter never finds it).
+    """
+    problems: list[str] = []
+    for digest in digests:
+        try:
+            subject = parse_soci_index(repo.fetch_manifest(digest).raw).subject
+        except SociError as exc:
+            problems.append(f"SOCI index {digest}: {exc}")
+            continue
+        image = _load(repo, subject, problems) if subject is not None else None
+        _check_soci_content(repo, digest, image, problems, SOCI_INDEX_V1_ARTIFACT_TYPE)
+        if subject is not None and digest not in referrer_digests(repo, subject.digest):
+            problems.append(f"SOCI index {digest}: not listed as a referrer of {subject.digest}")
+    return problems
 
 
 def _check_soci_content(
-    repo: Repository, desc: Descriptor, image: Manifest | None, problems: list[str]
+    repo: Repository,
+    digest: str,
+    image: Manifest | None,
+    problems: list[str],
+    artifact_type: str = SOCI_INDEX_V2_ARTIFACT_TYPE,
 ) -> None:
-    where = f"SOCI index {desc.digest}"
+    where = f"SOCI index {digest}"
     try:
-        raw = repo.fetch_manifest(desc.digest).raw
+        raw = repo.fetch_manifest(digest).raw
         index = parse_soci_index(raw)
     except SociError as exc:
         problems.append(f"{where}: {exc}")
         return
     if encode_soci_index(index) != raw:
         problems.append(f"{where}: bytes are not Go-canonical (the snapshotter would reject it)")
-    if index.version.artifact_type != SOCI_INDEX_V2_ARTIFACT_TYPE or index.subject is not None:
-        problems.append(f"{where}: not a v2 index (config type or subject)")
+    binds = artifact_type == SOCI_INDEX_V1_ARTIFACT_TYPE
+    if index.version.artifact_type != artifact_type or (index.subject is not None) != binds:
+        version = "v1" if binds else "v2"
+        problems.append(f"{where}: not a {version} index (config type or subject)")
     if not index.build_tool_identifier:
         problems.append(f"{where}: no {ANNOTATION_BUILD_TOOL} annotation")
     if not repo.has_blob(EMPTY_CONFIG_DIGEST):

@@ -114,6 +114,8 @@ def parse_json(
         value = json.loads(raw)
     except ValueError as exc:
         raise error(f"{what}: invalid JSON ({exc})") from exc
+    except RecursionError:
+        raise error(f"{what}: JSON nests too deeply") from None
     if not isinstance(value, dict):
         raise error(f"{what}: expected a JSON object")
     return value

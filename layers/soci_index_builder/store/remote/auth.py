@@ -168,6 +168,6 @@ def _parse_token(body: bytes, host: str) -> tuple[str, int]:
         lifetime = int(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
         if not isinstance(token, str) or not token:
             raise ValueError("no token")
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise RegistryError(f"token request for {host}: unusable response ({exc})") from exc
     return token, lifetime

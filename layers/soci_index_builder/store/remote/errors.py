@@ -79,7 +79,7 @@ def parse_error_body(body: bytes) -> tuple[str | None, str]:
         first = errors[0]
         code = str(first.get("code") or "") or None
         return code, str(first.get("message") or "")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
         return None, body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
 
 
