@@ -231,3 +231,42 @@ def test_the_checker_sees_bad_citations() -> None:
     assert citation_problems(upstream, ROOT / "layers" / "probe.py") == []
     outside = ["../shared/docs/x.md", "/work/shared/vectors", "stack-notes 1.3", "issue point 4"]
     assert all(_OUTSIDE.search(text) for text in outside)
+
+
+# --- the reference tables name everything the code accepts ---------------------------------------
+
+
+def _table_keys(doc: Path, heading: str) -> set[str]:
+    """The backquoted first-column values of the tables under ``heading`` (up to the next)."""
+    text = _text(doc)
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    section = text[start : end if end != -1 else None]
+    return set(re.findall(r"^\| `([^`]+)`", section, re.MULTILINE))
+
+
+def _context_keys() -> set[str]:
+    """Every ``-c`` key the CDK app reads: CONTEXT_KEYS and the app's own try_get_context calls."""
+    settings = _text(ROOT / "infra" / "settings.py")
+    mapping = settings[settings.index("CONTEXT_KEYS") :]
+    keys = set(re.findall(r'^\s+"(\w+)": "\w+",$', mapping[: mapping.index("}")], re.MULTILINE))
+    return keys | set(re.findall(r'try_get_context\("(\w+)"\)', _text(ROOT / "infra" / "app.py")))
+
+
+def test_deploy_lists_every_context_input() -> None:
+    keys = _context_keys()
+    assert {"include", "tagSuffix", "stackName", "nag"} <= keys  # the parser still finds them
+    missing = keys - _table_keys(DOCS / "deploy.md", "## 3. Inputs (CDK context)")
+    assert not missing, f"docs/deploy.md 3 does not list context inputs {sorted(missing)}"
+
+
+def test_filters_lists_every_setting_and_skip_reason() -> None:
+    from soci_index_builder.errors import SkipReason
+    from soci_index_builder.soci.settings import BuilderSettings
+
+    settings = set(BuilderSettings.INDEX_KEYS + BuilderSettings.FLEET_KEYS)
+    missing = settings - _table_keys(DOCS / "filters.md", "## 5. Settings")
+    assert not missing, f"docs/filters.md 5 does not list settings {sorted(missing)}"
+    reasons = {r.value for r in SkipReason}
+    missing = reasons - _table_keys(DOCS / "filters.md", "## 7. Skips and their reasons")
+    assert not missing, f"docs/filters.md 7 does not list skip reasons {sorted(missing)}"
