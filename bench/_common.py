@@ -1,8 +1,9 @@
 """Shared benchmark helpers: cached inputs, timing in fresh processes, peak RSS.
 
 Each measurement runs in its own subprocess so that peak RSS (ru_maxrss) belongs to that one
-job; baseline and candidate are interleaved in the same run, since only figures from the same
-run on the same machine are comparable.
+job; baselines and candidates are interleaved in the same run, since only figures from the
+same run on the same machine are comparable. Both wall and CPU time (all threads) are
+reported, as ranges: on a shared machine wall time includes waiting for a CPU.
 """
 
 from __future__ import annotations
@@ -20,27 +21,41 @@ CHUNK = 1 << 20
 _JOB = r"""
 import json, resource, sys, time, zlib
 kind, path, span = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if kind != "inflate":  # imports are not part of the timed work
+if kind.startswith("ztoc"):  # imports are not part of the timed work
+    from soci_index_builder.gzip.backend import DEFAULT_BACKEND, libz_backend
     from soci_index_builder.ztoc.builder import build_ztoc
     from soci_index_builder.ztoc.model import CompressionAlgorithm
-start = time.perf_counter()
+    backend = libz_backend() if kind == "ztoc-libz" else DEFAULT_BACKEND
+elif kind == "zng":
+    from zlib_ng import zlib_ng
+wall, cpu = time.perf_counter(), time.process_time()
+entries = 0
 with open(path, "rb") as f:
-    if kind == "inflate":
-        d = zlib.decompressobj(47)
+    if kind in ("inflate", "zng"):
+        d = (zlib if kind == "inflate" else zlib_ng).decompressobj(47)
         while chunk := f.read(1 << 20):
             d.decompress(chunk)
-        entries = 0
     else:
-        built = build_ztoc(f, compression=CompressionAlgorithm.GZIP, span_size=span)
+        built = build_ztoc(
+            f, compression=CompressionAlgorithm.GZIP, span_size=span, backend=backend
+        )
         entries = len(built.ztoc.entries)
-seconds = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "rss": rss, "entries": entries}))
+result = {
+    "seconds": time.perf_counter() - wall,
+    "cpu": time.process_time() - cpu,  # every thread of the process
+    "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    "entries": entries,
+}
+print(json.dumps(result))
 """
+#: Job kinds: plain ``zlib.decompressobj``, plain zlib-ng ``decompressobj``, the zTOC build
+#: with the default backend (zlib-ng when installed), and with system libz forced.
+BASELINES = ("inflate", "zng")
+BUILDS = ("ztoc", "ztoc-libz")
 
 
 def run_job(kind: str, path: Path, span: int = 4 << 20) -> dict[str, float]:
-    """Time one job ("inflate" or "ztoc") on ``path`` in a fresh interpreter."""
+    """Time one job (see BASELINES and BUILDS) on ``path`` in a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", _JOB, kind, str(path), str(span)],
         check=True,
@@ -65,23 +80,39 @@ def gzip_file(tar_path: Path, level: int = 6) -> Path:
     return out
 
 
-def compare(label: str, path: Path, reps: int = 3) -> dict[str, float]:
-    """Interleave baseline and zTOC build ``reps`` times; report best times and peak RSS."""
-    inflate: list[dict[str, float]] = []
-    build: list[dict[str, float]] = []
+def compare(
+    label: str, path: Path, reps: int = 3, kinds: tuple[str, ...] = BASELINES + BUILDS
+) -> dict[str, dict[str, float]]:
+    """Interleave the ``kinds`` of job ``reps`` times; print and return per kind the best and
+    worst wall and CPU seconds and the peak RSS (ranges, since the machine may be shared)."""
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     for _ in range(reps):
-        inflate.append(run_job("inflate", path))
-        build.append(run_job("ztoc", path))
-    best_inflate = min(r["seconds"] for r in inflate)
-    best_build = min(r["seconds"] for r in build)
+        for kind in kinds:
+            runs[kind].append(run_job(kind, path))
     summary = {
-        "inflate_s": best_inflate,
-        "ztoc_s": best_build,
-        "ratio": best_build / best_inflate,
-        "ztoc_peak_rss_mb": max(r["rss"] for r in build) / 1e6,
-        "inflate_peak_rss_mb": max(r["rss"] for r in inflate) / 1e6,
-        "entries": build[0]["entries"],
-        "compressed_mb": path.stat().st_size / 1e6,
+        kind: {
+            "wall": min(r["seconds"] for r in rs),
+            "wall_max": max(r["seconds"] for r in rs),
+            "cpu": min(r["cpu"] for r in rs),
+            "cpu_max": max(r["cpu"] for r in rs),
+            "rss_mb": max(r["rss"] for r in rs) / 1e6,
+            "entries": rs[0]["entries"],
+        }
+        for kind, rs in runs.items()
     }
-    print(f"{label}: " + ", ".join(f"{k}={v:.3f}" for k, v in summary.items()))
+    print(f"{label}: {path.stat().st_size / 1e6:.1f} MB compressed, {reps} interleaved runs")
+    for kind, s in summary.items():
+        print(
+            f"  {kind:10s} wall {s['wall']:.2f}-{s['wall_max']:.2f} s, "
+            f"cpu {s['cpu']:.2f}-{s['cpu_max']:.2f} s, peak RSS {s['rss_mb']:.0f} MB"
+        )
     return summary
+
+
+def ratio(summary: dict[str, dict[str, float]], build: str, baseline: str, key: str) -> str:
+    """``build``/``baseline`` of ``key`` ("wall" or "cpu"): best over best, and the range of
+    worst over best to best over worst, so one slow run cannot hide in the figure."""
+    b, base = summary[build], summary[baseline]
+    best = b[key] / base[key]
+    low, high = b[key] / base[key + "_max"], b[key + "_max"] / base[key]
+    return f"{best:.2f}x (range {low:.2f}-{high:.2f})"

@@ -1,6 +1,12 @@
-"""zTOC build vs plain zlib inflation on one large layer (issue: ratio <= 1.25, RSS <= 150 MB).
+"""zTOC build vs plain inflation on one ~500 MB-uncompressed layer (docs/performance.md).
 
-The layer is a gzip -6 tar of system directories (>= 200 MB uncompressed, thousands of files),
+Targets: the build takes at most 0.75x the time of plain ``zlib.decompressobj`` with zlib-ng
+(the default backend), at most 1.10x with system libz forced; both ratios are also given
+against plain zlib-ng ``decompressobj``, the physical limit. Wall time is the target's
+measure (the build runs inflate, tar parsing and hashing on separate threads); CPU time
+(all threads) is shown beside it.
+
+The layer is a gzip -6 tar of system directories (~500 MB uncompressed, thousands of files),
 made once and cached in $SOCI_BENCH_DIR (default /tmp/soci-bench), in two flavours: "pax" gives
 every entry a PAX header (sub-second mtimes, as GNU tar --format=posix writes: the worst case
 for per-entry cost) and "gnu" writes plain headers with whole-second mtimes (as Docker's and
@@ -17,15 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _common import CACHE, compare, gzip_file
+from _common import CACHE, compare, gzip_file, ratio
 
 SOURCES = ["usr/lib/python3.11", "usr/share", "usr/lib/x86_64-linux-gnu", "usr/bin"]
-TARGET_UNCOMPRESSED = 220 << 20
+TARGET_UNCOMPRESSED = 500 << 20
 
 
 def make_layer(flavour: str) -> Path:
     """A tar of real system files, cut off once it passes the target size."""
-    tar_path = CACHE / ("large.tar" if flavour == "pax" else f"large-{flavour}.tar")
+    tar_path = CACHE / f"large500-{flavour}.tar"
     if not tar_path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = tar_path.with_suffix(".tmp")
@@ -74,11 +80,16 @@ def _measure(layer: Path, flavour: str, reps: int) -> None:
         f"layer ({flavour}): {layer} ({layer.stat().st_size / 1e6:.1f} MB gz, "
         f"{uncompressed / 1e6:.1f} MB tar)"
     )
-    summary = compare(f"large layer ({flavour})", layer, reps)
-    print(
-        f"targets: ratio <= 1.25 ({'ok' if summary['ratio'] <= 1.25 else 'MISSED'}), "
-        f"peak RSS <= 150 MB ({'ok' if summary['ztoc_peak_rss_mb'] <= 150 else 'MISSED'})"
-    )
+    s = compare(f"large layer ({flavour})", layer, reps)
+    for build, target in (("ztoc", 0.75), ("ztoc-libz", 1.10)):
+        best = s[build]["wall"] / s["inflate"]["wall"]
+        verdict = "ok" if best <= target else "MISSED"
+        print(
+            f"  {build}: vs zlib.decompressobj wall {ratio(s, build, 'inflate', 'wall')}, "
+            f"cpu {ratio(s, build, 'inflate', 'cpu')}; vs zlib-ng inflate wall "
+            f"{ratio(s, build, 'zng', 'wall')}, cpu {ratio(s, build, 'zng', 'cpu')} "
+            f"[target <= {target}: {verdict}]"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soci_index_builder.gzip import _zlib as z
+from soci_index_builder.gzip.backend import InflateBackend, libz_backend, zlib_ng_backend
 from soci_index_builder.gzip.checkpoints import GzipCheckpointer
 from soci_index_builder.gzip.inflate import (
     inflate_from_checkpoint,
@@ -28,6 +29,9 @@ from soci_index_builder.gzip.zinfo_blob import decode_zinfo_blob, encode_zinfo_b
 from soci_index_builder.ztoc.model import WINDOW_SIZE, Checkpoint
 from soci_index_builder.ztoc.spans import GzipSpans
 
+#: Both inflate backends, forced: each must place the same checkpoints as soci's loop on libz.
+BACKENDS = (libz_backend(), zlib_ng_backend())
+LIBZ = BACKENDS[0]
 FLUSHES = (zlib.Z_NO_FLUSH, zlib.Z_SYNC_FLUSH, zlib.Z_FULL_FLUSH, zlib.Z_BLOCK)
 STRATEGIES = (
     zlib.Z_DEFAULT_STRATEGY,
@@ -105,7 +109,7 @@ def run_checkpointer(
 
 def reference_checkpoints(blob: bytes, span: int) -> list[Checkpoint]:
     """soci's loop, verbatim in spirit: Z_BLOCK always, 16 KiB chunks, full output kept."""
-    strm = open_stream(z.WBITS_GZIP)
+    strm = open_stream(z.WBITS_GZIP, LIBZ)
     ref = ctypes.byref(strm)
     src = ctypes.create_string_buffer(blob, len(blob))
     out = ctypes.create_string_buffer(len(gunzip_all(blob)) + 1)
@@ -170,12 +174,18 @@ def gzip_blobs(draw: st.DrawFn) -> tuple[bytes, bytes, int]:
 
 
 @settings(max_examples=80)
-@given(gzip_blobs(), spans, st.booleans(), st.sampled_from([1, 7, 4096, 1 << 19]))
+@given(
+    gzip_blobs(),
+    spans,
+    st.booleans(),
+    st.sampled_from([1, 7, 4096, 1 << 19]),
+    st.sampled_from(BACKENDS),
+)
 def test_output_and_placement_match_soci(
-    case: tuple[bytes, bytes, int], span: int, threaded: bool, chunk: int
+    case: tuple[bytes, bytes, int], span: int, threaded: bool, chunk: int, backend: InflateBackend
 ) -> None:
     blob, plain, header_len = case
-    out, c = run_checkpointer(blob, span, threaded=threaded, chunk_size=chunk)
+    out, c = run_checkpointer(blob, span, threaded=threaded, chunk_size=chunk, backend=backend)
     assert out == plain
     assert c.compressed_size == len(blob)
     assert c.uncompressed_size == len(plain)
@@ -184,12 +194,13 @@ def test_output_and_placement_match_soci(
 
 
 @settings(max_examples=60)
-@given(gzip_blobs(), spans, st.data())
+@given(gzip_blobs(), spans, st.data(), st.sampled_from(BACKENDS))
 def test_every_checkpoint_resumes_and_spans_hash_right(
-    case: tuple[bytes, bytes, int], span: int, data: st.DataObject
+    case: tuple[bytes, bytes, int], span: int, data: st.DataObject, backend: InflateBackend
 ) -> None:
     blob, plain, _ = case
-    _, c = run_checkpointer(blob, span, chunk_size=data.draw(st.sampled_from([3, 1 << 19])))
+    chunk = data.draw(st.sampled_from([3, 1 << 19]))
+    _, c = run_checkpointer(blob, span, chunk_size=chunk, backend=backend)
     assert len(c.span_digests) == len(c.checkpoints)
     for i, cp in enumerate(c.checkpoints):
         start, end = GzipSpans(c.checkpoints, len(blob), 0).span(i)[1:3]
@@ -198,7 +209,7 @@ def test_every_checkpoint_resumes_and_spans_hash_right(
         rest = len(plain) - cp.uncompressed_offset
         skip = data.draw(st.integers(0, max(0, rest)), label="skip")
         length = data.draw(st.integers(0, rest - skip), label="length") if rest > skip else 0
-        got = inflate_from_checkpoint(blob[start:], cp, skip, length)
+        got = inflate_from_checkpoint(blob[start:], cp, skip, length, backend)
         want = plain[cp.uncompressed_offset + skip : cp.uncompressed_offset + skip + length]
         assert got == want
 

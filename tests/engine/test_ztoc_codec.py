@@ -406,7 +406,7 @@ def test_repeated_single_xattrs_match_stock_builder(
     exists), among multi-record and empty ones, at both start alignments."""
     from soci_index_builder.ztoc import encode
 
-    monkeypatch.setattr(encode, "_XATTR_CACHE", cache)
+    monkeypatch.setattr(encode, "_MEMO_LIMIT", cache)
     base = FileMetadata("n", "reg", 0, 0, "", 0o644, 0, 0, "root", "root", "t", 0, 0)
     pax_sets: list[tuple[tuple[str, str], ...]] = [
         (("mtime", "1700000000.25"),),

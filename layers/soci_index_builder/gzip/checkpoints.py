@@ -31,8 +31,8 @@ from ._zlib import (
     Z_NO_FLUSH,
     Z_OK,
     Z_STREAM_END,
-    libz,
 )
+from .backend import DEFAULT_BACKEND, InflateBackend
 from .inflate import open_stream, zlib_message
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class GzipCheckpointer:
     helper threads (inflating up to ``_AHEAD_BUFFERS`` MiB ahead of the caller): from
     construction on, ``source`` is read ahead (at most 4 input chunks) from another thread, so
     nothing else may read it, and its exceptions surface from ``readinto`` here, in order.
+    ``backend`` is the inflate library (gzip/backend.py); every backend gives the same result.
     """
 
     def __init__(
@@ -72,10 +73,12 @@ class GzipCheckpointer:
         *,
         threaded: bool = True,
         chunk_size: int = _INPUT_CHUNK,
+        backend: InflateBackend = DEFAULT_BACKEND,
     ) -> None:
         if span_size < 0:
             raise ValueError(f"span size must not be negative, got {span_size}")
-        self._core = _Inflater(ChunkFeed(source, chunk_size, threaded=threaded), span_size)
+        feed = ChunkFeed(source, chunk_size, threaded=threaded)
+        self._core = _Inflater(feed, span_size, backend)
         self._ahead: InflateAhead | None = None
         if threaded:
             self._ahead = InflateAhead(
@@ -157,9 +160,11 @@ class _Inflater:
     an abandoned one is collected (and stops the threads) while this runs ahead in a thread.
     """
 
-    def __init__(self, feed: ChunkFeed, span_size: int) -> None:
+    def __init__(self, feed: ChunkFeed, span_size: int, backend: InflateBackend) -> None:
         self._span = span_size
-        self._strm = open_stream(WBITS_GZIP)
+        self._backend = backend
+        self._call = backend.inflate
+        self._strm = open_stream(WBITS_GZIP, backend)
         self._ref = ctypes.byref(self._strm)
         self._freed = False
         self.feed = feed
@@ -178,7 +183,7 @@ class _Inflater:
         """Free zlib state and stop the input threads (idempotent; never during ``fill``)."""
         if not self._freed:
             self._freed = True
-            libz.inflateEnd(self._ref)
+            self._backend.end(self._ref)
         self.feed.close()
 
     def fill(self, addr: int, size: int) -> tuple[int, BaseException | None]:
@@ -215,7 +220,7 @@ class _Inflater:
         s.next_out = addr
         s.avail_out = size
         avail_in = s.avail_in
-        rc = libz.inflate(self._ref, flush)
+        rc = self._call(self._ref, flush)
         made: int = size - s.avail_out
         used: int = avail_in - s.avail_in
         self.totin += used
@@ -271,7 +276,7 @@ class _Inflater:
         if not self._strm.avail_in and not self._load(at_member_end=True):
             self._finish()
             return
-        libz.inflateReset(self._ref)
+        self._backend.reset(self._ref)
         self._state = _INFLATING
 
     def _load(self, *, at_member_end: bool) -> bool:

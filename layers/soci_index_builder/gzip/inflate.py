@@ -9,50 +9,42 @@ as dictionary, and skips to the wanted offset. Across a gzip member end (4.3) it
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
 from ..ztoc.model import WINDOW_SIZE, Checkpoint
-from ._zlib import (
-    WBITS_GZIP,
-    WBITS_RAW,
-    Z_BUF_ERROR,
-    Z_NO_FLUSH,
-    Z_OK,
-    Z_STREAM_END,
-    ZLIB_VERSION,
-    ZSTREAM_SIZE,
-    ZStream,
-    libz,
-)
-
-if TYPE_CHECKING:
-    pass
+from ._zlib import WBITS_GZIP, WBITS_RAW, Z_BUF_ERROR, Z_NO_FLUSH, Z_OK, Z_STREAM_END
+from .backend import DEFAULT_BACKEND, InflateBackend
 
 _TRAILER_SIZE = 8
 
 
-def open_stream(wbits: int, strm: ZStream | None = None) -> ZStream:
-    """A z_stream (new, or ``strm`` re-used in place) initialised for inflate with ``wbits``.
+def open_stream(
+    wbits: int, backend: InflateBackend, strm: ctypes.Structure | None = None
+) -> ctypes.Structure:
+    """A stream (new, or ``strm`` re-used in place) initialised for inflate with ``wbits``.
 
-    Free it with ``libz.inflateEnd``. In place matters: zlib's state points back at the
-    struct, so a z_stream must never be copied.
+    Free it with ``backend.end``. In place matters: the library's state points back at the
+    struct, so a stream must never be copied.
     """
-    strm = ZStream() if strm is None else strm
-    rc = libz.inflateInit2_(ctypes.byref(strm), wbits, ZLIB_VERSION, ZSTREAM_SIZE)
+    strm = backend.new_stream() if strm is None else strm
+    rc = backend.init(ctypes.byref(strm), wbits)
     if rc != Z_OK:
         raise MemoryError(f"inflateInit2 failed ({rc})")
     return strm
 
 
-def zlib_message(strm: ZStream, rc: int) -> str:
+def zlib_message(strm: ctypes.Structure, rc: int) -> str:
     """zlib's own words for an error return, for error messages."""
     msg = strm.msg
     return msg.decode("ascii", "replace") if msg else f"zlib error {rc}"
 
 
 def inflate_from_checkpoint(
-    compressed: bytes, checkpoint: Checkpoint, skip: int, length: int
+    compressed: bytes,
+    checkpoint: Checkpoint,
+    skip: int,
+    length: int,
+    backend: InflateBackend = DEFAULT_BACKEND,
 ) -> bytes:
     """Inflate ``length`` bytes starting ``skip`` bytes after ``checkpoint``.
 
@@ -66,24 +58,24 @@ def inflate_from_checkpoint(
     if len(checkpoint.window) != WINDOW_SIZE:
         raise ValueError(f"checkpoint window must be {WINDOW_SIZE} bytes")
     data = bytes(compressed)
-    strm = open_stream(WBITS_RAW)
+    strm = open_stream(WBITS_RAW, backend)
     try:
-        _prime(strm, data, checkpoint)
-        return _Resumer(strm, data).run(skip, length)
+        _prime(backend, strm, data, checkpoint)
+        return _Resumer(backend, strm, data).run(skip, length)
     finally:
-        libz.inflateEnd(ctypes.byref(strm))
+        backend.end(ctypes.byref(strm))
 
 
-def _prime(strm: ZStream, data: bytes, cp: Checkpoint) -> None:
+def _prime(backend: InflateBackend, strm: ctypes.Structure, data: bytes, cp: Checkpoint) -> None:
     """Load the partial first byte and the window, then point the stream at the data."""
     ref = ctypes.byref(strm)
     start = 0
     if cp.bits:
         if not data:
             raise GzipFormatError("no compressed data to resume from", offset=cp.compressed_offset)
-        libz.inflatePrime(ref, cp.bits, data[0] >> (8 - cp.bits))
+        backend.prime(ref, cp.bits, data[0] >> (8 - cp.bits))
         start = 1
-    libz.inflateSetDictionary(ref, cp.window, WINDOW_SIZE)
+    backend.set_dictionary(ref, cp.window, WINDOW_SIZE)
     base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
     strm.next_in = base + start
     strm.avail_in = len(data) - start
@@ -92,7 +84,8 @@ def _prime(strm: ZStream, data: bytes, cp: Checkpoint) -> None:
 class _Resumer:
     """Drives one resumed inflate: discard ``skip`` bytes, then collect ``length`` bytes."""
 
-    def __init__(self, strm: ZStream, data: bytes) -> None:
+    def __init__(self, backend: InflateBackend, strm: ctypes.Structure, data: bytes) -> None:
+        self._backend = backend
         self._strm = strm
         self._ref = ctypes.byref(strm)
         self._data = data  # keeps next_in valid
@@ -117,7 +110,7 @@ class _Resumer:
             self._next_member()
         s.next_out = addr
         s.avail_out = size
-        rc = libz.inflate(self._ref, Z_NO_FLUSH)
+        rc = self._backend.inflate(self._ref, Z_NO_FLUSH)
         made: int = size - s.avail_out
         self._ended = rc == Z_STREAM_END
         if self._ended:
@@ -137,11 +130,11 @@ class _Resumer:
             s.next_in = (s.next_in or 0) + _TRAILER_SIZE
             s.avail_in -= _TRAILER_SIZE
             next_in, avail_in = s.next_in, s.avail_in
-            libz.inflateEnd(self._ref)
-            open_stream(WBITS_GZIP, s)
+            self._backend.end(self._ref)
+            open_stream(WBITS_GZIP, self._backend, s)
             s.next_in, s.avail_in = next_in, avail_in
             self._raw = False
         else:
-            libz.inflateReset(self._ref)
+            self._backend.reset(self._ref)
         if not s.avail_in:
             raise GzipFormatError("compressed data ran out at a gzip member boundary")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ztoc.model import FileMetadata
+from .memo import remember
 
 TYPE_REG = ord("0")
 TYPE_REGA = 0  # old V7 regular file; Go folds it into '0' or '5'
@@ -29,10 +30,6 @@ HEADER_ONLY_TYPES = frozenset(b"123456")
 # Go's time.MarshalText range: years 0000..9999 (UTC), in Unix seconds.
 _MIN_SECONDS = -62167219200  # 0000-01-01T00:00:00Z
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
-_CACHE_LIMIT = 1 << 16
-_whole_seconds: dict[int, str] = {}
-#: Raw header mtime field -> ``mod_time`` of its value (filled by the scanner's general path).
-mtime_texts: dict[bytes, str] = {}
 
 # FileMetadata field positions, for entries built as lists and patched (PAX, GNU long names).
 NAME, TYPE, SIZE, LINKNAME = (
@@ -76,19 +73,31 @@ def _format_seconds(seconds: int) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
+_SECOND_TEXTS = tuple(f"{second:02d}Z" for second in range(60))
+
+
+def whole_seconds_text(seconds: int, minutes: dict[int, str]) -> str:
+    """``mod_time(seconds)`` through a memo of ``YYYY-MM-DDTHH:MM:`` by minute.
+
+    A layer's files are mostly written within minutes of each other, so even when no two
+    mtimes are alike the date arithmetic runs once per minute. Range edges are whole minutes.
+    """
+    minute, second = divmod(seconds, 60)
+    prefix = minutes.get(minute)
+    if prefix is None:
+        base = _format_seconds(minute * 60)
+        prefix = remember(minutes, minute, base[:-2])
+    return prefix + _SECOND_TEXTS[second] if prefix else ""
+
+
 def mod_time(seconds: int, nanos: int = 0) -> str:
     """Go ``time.Unix(seconds, nanos).UTC().MarshalText()`` (RFC 3339, trimmed nanoseconds).
 
     soci formats in the process-local zone; this emits the ``TZ=UTC`` form (§3.8).
     """
+    base = _format_seconds(seconds)
+    if not base:
+        return ""
     if not nanos:
-        text = _whole_seconds.get(seconds)
-        if text is None:
-            base = _format_seconds(seconds)
-            text = base + "Z" if base else ""
-            if len(_whole_seconds) >= _CACHE_LIMIT:
-                _whole_seconds.clear()
-            _whole_seconds[seconds] = text
-        return text
-    text = _whole_seconds.get(seconds) or mod_time(seconds)
-    return f"{text[:-1]}.{nanos:09d}".rstrip("0") + "Z" if text else ""
+        return base + "Z"
+    return f"{base}.{nanos:09d}".rstrip("0") + "Z"

@@ -11,14 +11,16 @@ Go quirks mirrored here (``reader.go`` ``readHeader``, ``format.go`` ``getFormat
 * GNU headers have no prefix, but when their atime/ctime fields do not parse (pre-Go 1.8 writers put
   a USTAR prefix there) the USTAR prefix is used if it is ASCII.
 
-Numeric fields repeat a lot across a layer, so decoded values are memoized by their raw bytes.
+This module is the one exact parser, pure and cache-free. The scanner's fast path
+(:func:`fast_octal`, the per-scan memo tables of ``memo.py``) takes only cases where it gives
+the same result, and defers everything else here; tests/engine/test_tar_fast_path.py proves
+that over random headers (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 from zlib import adler32
 
 BLOCK_SIZE = 512
@@ -54,9 +56,9 @@ MAGIC_GNU = b"ustar "
 VERSION_GNU = b" \x00"
 TRAILER_STAR = b"tar\x00"
 
-# One unpack of the whole block: the fields that change from entry to entry, and the rest. Each
-# piece that repeats across a layer is decoded once, through a cache keyed by its raw bytes:
-# mode+uid+gid, and everything from the typeflag on (linkname, owner, devices, prefix).
+# One unpack of the whole block: the fields that change from entry to entry, and the rest. The
+# scanner memoizes the pieces that repeat across a layer by their raw bytes: mode+uid+gid, and
+# everything from the typeflag on (linkname, owner, devices, prefix).
 HEAD = struct.Struct("100s24s12s12s8s356s")
 assert HEAD.size == BLOCK_SIZE
 TAIL = TYPEFLAG  # where the cached rest starts
@@ -73,15 +75,6 @@ _TRAILER = slice(STAR_TRAILER[0] - TAIL, STAR_TRAILER[1] - TAIL)
 
 _OCTAL_DIGITS = b"01234567"
 _ASCII = bytes(range(128))
-_CACHE_LIMIT = 1 << 16
-#: Raw numeric field -> Go ``parseNumeric`` value.
-numbers: dict[bytes, int] = {}
-#: Raw checksum field -> the sum of the two ``adler32`` halves a block must have to match it.
-checksums: dict[bytes, int] = {}
-#: Raw mode+uid+gid -> (mode, uid, gid), uid and gid cast to uint32 as soci stores them.
-ids: dict[bytes, tuple[int, int, int]] = {}
-#: Raw rest of the block (from the typeflag) -> :class:`Tail`.
-tails: dict[bytes, Tail] = {}
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -160,12 +153,22 @@ def parse_base256(field: bytes) -> int:
 
 
 def parse_numeric(field: bytes) -> int:
-    """Go ``parseNumeric`` (memoized by raw field bytes)."""
-    value = numbers.get(field)
-    if value is None:
-        value = parse_base256(field) if field and field[0] & 0x80 else parse_octal(field)
-        remember(numbers, field, value)
-    return value
+    """Go ``parseNumeric``."""
+    return parse_base256(field) if field and field[0] & 0x80 else parse_octal(field)
+
+
+def fast_octal(field: bytes) -> int:
+    """:func:`parse_numeric` of a field of plain octal digits (spaces/NULs around), else -1.
+
+    -1 means "ask the exact parser" (base-256, an inner NUL, a bad digit, an empty field).
+    """
+    digits = field.strip(b" \x00")
+    if digits.isdigit():  # ASCII digits only; int() would also take "_" and spaces
+        try:
+            return int(digits, 8)
+        except ValueError:  # an 8 or a 9
+            return -1
+    return -1
 
 
 def checksum_matches(block: memoryview, stored: bytes) -> bool:
@@ -175,14 +178,7 @@ def checksum_matches(block: memoryview, stored: bytes) -> bool:
     except HeaderError:
         return False
     unsigned, signed = _sums(block, stored)
-    if value == unsigned:  # cache what the two adler32 halves sum to for this field
-        remember(checksums, stored, value + sum(stored) - 254)
     return value in (unsigned, signed)
-
-
-def adler_halves(block: memoryview) -> int:
-    """1 + sum of the first 256 bytes, plus 1 + sum of the last 256 (each sum < 65521)."""
-    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF)
 
 
 def _sums(block: memoryview, stored: bytes) -> tuple[int, int]:
@@ -195,17 +191,13 @@ def _sums(block: memoryview, stored: bytes) -> tuple[int, int]:
     return unsigned, unsigned - 256 * high_bytes
 
 
-def parse_header(block: memoryview) -> Header:
-    """Decode one non-zero 512-byte header block; raise HeaderError where Go returns ErrHeader.
-
-    Fills the caches (:data:`numbers`, :data:`checksums`, :data:`ids`, :data:`tails`) the
-    scanner reads directly for headers like ones already seen.
-    """
+def parse_header(block: memoryview | bytes) -> Header:
+    """Decode one non-zero 512-byte header block; raise HeaderError where Go returns ErrHeader."""
     name, raw_ids, size, mtime, chksum, rest = HEAD.unpack(block)
-    if adler_halves(block) != checksums.get(chksum) and not checksum_matches(block, chksum):
+    if not checksum_matches(memoryview(block), chksum):
         raise HeaderError("invalid tar header checksum")
-    mode, uid, gid = ids.get(raw_ids) or cached_parse(ids, raw_ids, _parse_ids)
-    tail = tails.get(rest) or cached_parse(tails, rest, parse_tail)
+    mode, uid, gid = parse_ids(raw_ids)
+    tail = parse_tail(rest)
     seconds = parse_numeric(mtime)
     length = parse_numeric(size)
     name = parse_string(name)
@@ -217,24 +209,7 @@ def parse_header(block: memoryview) -> Header:
     return Header(*fields, devmajor, devminor)
 
 
-_T = TypeVar("_T")
-
-
-def remember(cache: dict[bytes, _T], key: bytes, value: _T) -> None:
-    """``cache[key] = value``; the cache is cleared when it reaches its size limit."""
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[key] = value
-
-
-def cached_parse(cache: dict[bytes, _T], key: bytes, parse: Callable[[bytes], _T]) -> _T:
-    """``parse(key)``, stored in ``cache``."""
-    value = parse(key)
-    remember(cache, key, value)
-    return value
-
-
-def _parse_ids(fields: bytes) -> tuple[int, int, int]:
+def parse_ids(fields: bytes) -> tuple[int, int, int]:
     """Mode, uid and gid (three 8-byte numeric fields); uid and gid as uint32."""
     uid, gid = parse_numeric(fields[8:16]), parse_numeric(fields[16:])
     return parse_numeric(fields[:8]), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF

@@ -10,6 +10,8 @@ Three tiers, fastest first:
   record length fields need checking;
 * one regex scan (:func:`fast_records`) and plain-form value checks (:func:`fast_overrides`);
 * the exact parser.
+
+Plans and results live in the scan's :class:`~.memo.ScanMemo`, never in this module.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import entries as E
-from .entries import mod_time
+from .entries import whole_seconds_text
+from .memo import ScanMemo, remember
 from .pax import FIELDS, GNU_SPARSE, parse_records
 
 Pairs = tuple[tuple[str, str], ...]
@@ -36,23 +39,25 @@ Plan = tuple[
 
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _PLAN_LIMIT = 1024
-_plans: dict[bytes, Plan] = {}
-_seen: set[bytes] = set()  # shapes seen once: a plan is made the second time
-#: Payloads read by a plan -> the result (shared: callers never mutate it). Layers where many
-#: entries carry the same PAX records (a fixed sub-second mtime, say) skip even the plan.
-_results: dict[bytes, tuple[Pairs, dict[int, Any], None]] = {}
 _RESULT_LIMIT = 4096
+#: Payloads remembered before any was seen twice; then none, until one is: in a layer where
+#: every payload differs (distinct sub-second mtimes) remembering them is pure cost.
+_RESULT_PROBE = 64
 
 
-def read_pax(payload: bytes) -> tuple[Pairs, dict[int, Any] | None, dict[bytes, bytes] | None]:
+def read_pax(
+    payload: bytes, memo: ScanMemo
+) -> tuple[Pairs, dict[int, Any] | None, dict[bytes, bytes] | None]:
     """(records as str pairs, overrides, raw records): overrides None means the caller must
     apply :func:`~.pax.pax_overrides` to the raw records (exact rules, errors at the entry).
     Raises HeaderError for a payload Go refuses."""
-    result = _results.get(payload)
+    result = memo.results.get(payload)
     if result is not None:
+        memo.result_hits += 1
         return result
     shape = payload.translate(_ZERO_DIGITS)
-    plan = _plans.get(shape)
+    texts = memo.minutes
+    plan: Plan | None = memo.plans.get(shape)
     if plan is not None:
         unpack, expected, keys, mtime_at, others = plan
         fields = unpack(payload)
@@ -61,29 +66,31 @@ def read_pax(payload: bytes) -> tuple[Pairs, dict[int, Any] | None, dict[bytes, 
             overrides: dict[int, Any] = {}
             if mtime_at >= 0:
                 seconds, _, fraction = values[mtime_at].partition(".")
-                text = _seconds_texts.get(seconds) or _seconds_text(seconds)
+                text = whole_seconds_text(int(seconds), texts)
                 fraction = fraction[:9].rstrip("0")
                 overrides[E.MOD_TIME] = f"{text[:-1]}.{fraction}Z" if fraction and text else text
             for pos, index in others:
-                overrides[index] = _convert(index, values[pos])
-            if len(_results) >= _RESULT_LIMIT:
-                _results.clear()
-            result = _results[payload] = tuple(zip(keys, values, strict=True)), overrides, None
+                overrides[index] = _convert(index, values[pos], texts)
+            result = tuple(zip(keys, values, strict=True)), overrides, None
+            if memo.result_hits or len(memo.results) < _RESULT_PROBE:
+                remember(memo.results, payload, result, _RESULT_LIMIT)
             return result
     records = fast_records(payload)
     if records is None:
         raw = parse_records(payload)
         return tuple((_decode(k), _decode(v)) for k, v in raw.items()), None, raw
-    fast = fast_overrides(records)
+    fast = fast_overrides(records, texts)
     if fast is None:
         raw = {key.encode(): value.encode() for key, value in records.items()}
         return tuple(records.items()), None, raw
-    if shape in _seen:
-        _make_plan(shape, payload)
+    if shape in memo.seen:
+        plan = _make_plan(payload)
+        if plan is not None:
+            remember(memo.plans, shape, plan, _PLAN_LIMIT)
     else:
-        if len(_seen) >= _PLAN_LIMIT:
-            _seen.clear()
-        _seen.add(shape)
+        if len(memo.seen) >= _PLAN_LIMIT:
+            memo.seen.clear()
+        memo.seen.add(shape)
     return tuple(records.items()), fast, None
 
 
@@ -91,14 +98,14 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _make_plan(shape: bytes, payload: bytes) -> None:
-    """The plan for payloads of this shape (:func:`fast_records` and :func:`fast_overrides`
-    accepted this one): not when a key holds a digit (keys must be fixed by the shape) or
-    repeats (the dict would differ from the record list)."""
+def _make_plan(payload: bytes) -> Plan | None:
+    """The plan for payloads of this one's shape (:func:`fast_records` and
+    :func:`fast_overrides` accepted it): None when a key holds a digit (keys must be fixed by
+    the shape) or repeats (the dict would differ from the record list)."""
     found = _RECORD.findall(payload.decode("ascii"))
     keys = tuple(key for _, key, _ in found)
     if len(set(keys)) != len(keys) or any(map(_DIGIT.search, keys)):
-        return
+        return None
     layout = "".join(f"{len(d)}s{len(k) + 2}x{len(v)}s1x" for d, k, v in found)
     expected = tuple(digits.encode() for digits, _, _ in found)
     applied = [
@@ -108,16 +115,14 @@ def _make_plan(shape: bytes, payload: bytes) -> None:
     ]
     mtime_at = next((pos for pos, index in applied if index == E.MOD_TIME), -1)
     others = tuple((pos, index) for pos, index in applied if index != E.MOD_TIME)
-    if len(_plans) >= _PLAN_LIMIT:
-        _plans.clear()
-    _plans[shape] = (struct.Struct(layout).unpack, expected, keys, mtime_at, others)
+    return (struct.Struct(layout).unpack, expected, keys, mtime_at, others)
 
 
-def _convert(index: int, value: str) -> Any:
+def _convert(index: int, value: str, texts: dict[int, str]) -> Any:
     """An override value of the plain form (as :func:`fast_overrides` checked it)."""
     if index == E.MOD_TIME:
         seconds, _, fraction = value.partition(".")
-        return _pax_mod_time(seconds, fraction)
+        return _pax_mod_time(seconds, fraction, texts)
     if index in _NUMERIC:
         return int(value) if index == E.SIZE else int(value) & 0xFFFFFFFF
     return value
@@ -129,7 +134,6 @@ _PAX_TIME = re.compile(r"([0-9]{1,18})(?:\.([0-9]*))?")
 _DECIMAL = re.compile(r"[0-9]{1,18}")
 _STR_FIELDS = {key.decode(): index for key, index in FIELDS.items()}
 _NUMERIC = frozenset((E.UID, E.GID, E.SIZE))
-_seconds_texts: dict[str, str] = {}
 
 
 def fast_records(payload: bytes) -> dict[str, str] | None:
@@ -153,9 +157,10 @@ def fast_records(payload: bytes) -> dict[str, str] | None:
     return records if total == len(text) else None
 
 
-def fast_overrides(records: dict[str, str]) -> dict[int, Any] | None:
+def fast_overrides(records: dict[str, str], texts: dict[int, str]) -> dict[int, Any] | None:
     """:func:`pax_overrides` of :func:`fast_records` output when every value has the plain form
-    (unsigned decimals, times without sign); None otherwise (the caller uses the exact one)."""
+    (unsigned decimals, times without sign); None otherwise (the caller uses the exact one).
+    ``texts`` is the scan's ``ScanMemo.minutes``."""
     fields: dict[int, Any] = {}
     for key in _STR_FIELDS.keys() & records.keys():
         value = records[key]
@@ -167,7 +172,8 @@ def fast_overrides(records: dict[str, str]) -> dict[int, Any] | None:
             if match is None:
                 return None
             if index > 0:
-                fields[index] = _pax_mod_time(*match.groups())
+                seconds, fraction = match.groups()
+                fields[index] = _pax_mod_time(seconds, fraction, texts)
         elif index in _NUMERIC:
             if _DECIMAL.fullmatch(value) is None:
                 return None
@@ -177,17 +183,8 @@ def fast_overrides(records: dict[str, str]) -> dict[int, Any] | None:
     return fields
 
 
-def _seconds_text(seconds: str) -> str:
-    """``mod_time`` of plain PAX whole seconds, cached by their text."""
-    text = mod_time(int(seconds))
-    if len(_seconds_texts) >= 1 << 16:
-        _seconds_texts.clear()
-    _seconds_texts[seconds] = text
-    return text
-
-
-def _pax_mod_time(seconds: str, fraction: str | None) -> str:
-    """``mod_time`` of a plain PAX time: the cached whole-second text plus the fraction."""
-    text = _seconds_texts.get(seconds) or _seconds_text(seconds)
+def _pax_mod_time(seconds: str, fraction: str | None, texts: dict[int, str]) -> str:
+    """``mod_time`` of a plain PAX time: the whole-second text plus the fraction."""
+    text = whole_seconds_text(int(seconds), texts)
     nanos = fraction[:9].rstrip("0") if fraction else ""
     return f"{text[:-1]}.{nanos}Z" if nanos and text else text

@@ -28,26 +28,22 @@ from .entries import (
     TYPE_XGLOBAL,
     TYPE_XHEADER,
     fold_typeflag,
-    mod_time,
-    mtime_texts,
+    whole_seconds_text,
 )
 from .header import (
     BLOCK_SIZE,
     HEAD,
-    TYPEFLAG,
     HeaderError,
     Tail,
     UnsupportedError,
-    checksums,
     decode,
-    ids,
-    numbers,
+    fast_octal,
     parse_header,
+    parse_ids,
     parse_string,
     parse_tail,
-    remember,
-    tails,
 )
+from .memo import ScanMemo, cached
 from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name, pax_overrides
 from .pax_fast import Pairs, read_pax
 
@@ -57,8 +53,6 @@ _TYPE_HINTS = {TYPE_XGLOBAL: " (PAX global header)", ord("S"): " (old GNU sparse
 _HALF = BLOCK_SIZE // 2
 _REG = TYPE_NAMES[ord("0")]  # the only type with a data section (§3.9)
 MAX_PAYLOAD = MAX_SPECIAL_FILE_SIZE
-#: Whole PAX header blocks already decoded -> (name, payload size).
-x_blocks: dict[bytes, tuple[bytes, int]] = {}
 
 
 class Toc(NamedTuple):
@@ -95,6 +89,7 @@ class TarScanner(BlockBuffer):
     def __init__(self, source: Readable, buffer_size: int = DEFAULT_BUFFER_SIZE) -> None:
         super().__init__(source, buffer_size)
         self._archive_size: int | None = None
+        self._memo = ScanMemo()  # this scan's only caches: they die with the scanner
 
     @property
     def archive_size(self) -> int:
@@ -106,10 +101,13 @@ class TarScanner(BlockBuffer):
     def entries(self) -> Iterator[FileMetadata]:  # noqa: C901 (one hot loop, see below)
         """Yield one entry per Go ``Next()`` until end of archive."""
         # The hot loop of a layer build, in one frame with the buffer state in locals (synced to
-        # self around the slow paths): a header whose pieces were all seen before is decoded by
-        # cache lookups alone, a PAX payload by read_pax; anything else by the general code.
+        # self around the slow paths). The fast path decodes a header with plain octal numbers
+        # and pieces seen before in this scan (memo tables) without allocating per field;
+        # anything else goes to the exact parser, header.parse_header, through _learn.
         buf, view = self._buf, self._view
         lo, hi, base = self._lo, self._hi, self._base
+        memo = self._memo
+        tails, ids, minutes = memo.tails, memo.ids, memo.minutes
         pending, state = False, _Pending()
         # The records of an inline-read 'x' header not yet moved into ``state``: an entry
         # governed only by it, with at most an mtime override, is built without _merge.
@@ -135,47 +133,37 @@ class TarScanner(BlockBuffer):
                     break
                 lo, hi, base = self._lo - BLOCK_SIZE, self._hi, self._base
             offset = base + lo
-            # A PAX header block is often the same every time (only its entry's varies).
-            x_block = (
-                bytes(view[lo : lo + BLOCK_SIZE]) if buf[lo + TYPEFLAG] == TYPE_XHEADER else b""
-            )
-            known = x_blocks.get(x_block) if x_block else None
-            if known is None:
-                name, raw_ids, size, mtime, chksum, rest = HEAD.unpack_from(buf, lo)
-                halves = adler32(view[lo : lo + _HALF]) & 0xFFFF
-                halves += adler32(view[lo + _HALF : lo + BLOCK_SIZE]) & 0xFFFF
-                tail = tails.get(rest)
-                owner = ids.get(raw_ids)
-                length = numbers.get(size)
-                text = mtime_texts.get(mtime)
-                if (
-                    halves != checksums.get(chksum)
-                    or tail is None
-                    or owner is None
-                    or length is None
-                    or text is None
-                ):
-                    tail, owner, length, text = self._learn(view[lo : lo + BLOCK_SIZE], offset)
-                lo += BLOCK_SIZE
-                typeflag, linkname, uname, gname, devmajor, devminor, prefix = tail
-                mode, uid, gid = owner
-                end = name.find(0)
-                if end >= 0:
-                    name = name[:end]
-                if prefix:
-                    name = prefix + b"/" + name
-                if length < 0 and typeflag not in HEADER_ONLY_TYPES:
-                    self._refuse(name, length, typeflag, offset)  # Go handleRegularFile
-                if x_block:
-                    remember(x_blocks, x_block, (name, length))
-            else:
-                (name, length), typeflag = known, TYPE_XHEADER
-                lo += BLOCK_SIZE
+            name, raw_ids, size, mtime, chksum, rest = HEAD.unpack_from(buf, lo)
+            halves = adler32(view[lo : lo + _HALF]) & 0xFFFF
+            halves += adler32(view[lo + _HALF : lo + BLOCK_SIZE]) & 0xFFFF
+            tail = tails.get(rest)
+            owner = ids.get(raw_ids)
+            length = fast_octal(size)
+            seconds = fast_octal(mtime)
+            if (
+                tail is None
+                or owner is None
+                or length < 0
+                or seconds < 0
+                # Go's checksum test, unsigned sum (the field counted as spaces); else exact
+                or fast_octal(chksum) != halves + 254 - sum(chksum)
+            ):
+                tail, owner, length, seconds = self._learn(view[lo : lo + BLOCK_SIZE], offset)
+            lo += BLOCK_SIZE
+            typeflag, linkname, uname, gname, devmajor, devminor, prefix = tail
+            mode, uid, gid = owner
+            end = name.find(0)
+            if end >= 0:
+                name = name[:end]
+            if prefix:
+                name = prefix + b"/" + name
+            if length < 0 and typeflag not in HEADER_ONLY_TYPES:
+                self._refuse(name, length, typeflag, offset)  # Go handleRegularFile
             if typeflag in _META_TYPES:
                 pending = True
                 if typeflag == TYPE_XHEADER and lo + length <= hi and length <= MAX_PAYLOAD:
                     try:  # the usual PAX case, inline: the payload is in the buffer
-                        x_pax, x_over, x_raw = read_pax(bytes(view[lo : lo + length]))
+                        x_pax, x_over, x_raw = read_pax(bytes(view[lo : lo + length]), memo)
                     except HeaderError as exc:
                         raise _error(exc, offset, name) from None
                     lo += length
@@ -192,6 +180,7 @@ class TarScanner(BlockBuffer):
                 continue
             type_name = TYPE_NAMES.get(typeflag)
             records: Pairs = ()
+            text = None
             if (
                 x_pax is not None
                 and x_over is not None
@@ -202,6 +191,8 @@ class TarScanner(BlockBuffer):
                 if x_over:
                     text = x_over[E.MOD_TIME]
                 records, x_pax, pending = x_pax, None, False
+            if text is None:  # formatted only when no PAX mtime replaces it
+                text = whole_seconds_text(seconds, minutes)
             fields = (
                 name.decode("utf-8", "surrogateescape"),
                 type_name,
@@ -234,17 +225,17 @@ class TarScanner(BlockBuffer):
             yield entry
         self._archive_size = self._base + self._lo
 
-    def _learn(self, block: memoryview, offset: int) -> tuple[Tail, tuple[int, int, int], int, str]:
-        """Decode a header with a piece not cached yet (or a signed checksum); fill the caches."""
+    def _learn(self, block: memoryview, offset: int) -> tuple[Tail, tuple[int, int, int], int, int]:
+        """Decode a header the fast path could not, exactly; memoize its repeating pieces."""
         try:
             header = parse_header(block)
         except HeaderError as exc:
             raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
-        _, _, _, mtime, _, rest = HEAD.unpack(block)
-        text = mod_time(header.mtime)
-        remember(mtime_texts, mtime, text)
-        tail = tails.get(rest) or parse_tail(rest)  # parse_header cached it, unless cleared since
-        return tail, (header.mode, header.uid, header.gid), header.size, text
+        _, raw_ids, _, _, _, rest = HEAD.unpack(block)
+        memo = self._memo
+        tail = memo.tails.get(rest) or cached(memo.tails, rest, parse_tail)
+        owner = memo.ids.get(raw_ids) or cached(memo.ids, raw_ids, parse_ids)
+        return tail, owner, header.size, header.mtime
 
     def _meta(
         self, pending: _Pending, typeflag: int, name: bytes, size: int, offset: int
@@ -256,7 +247,7 @@ class TarScanner(BlockBuffer):
         try:
             payload = self._read_payload(size)
             if typeflag == TYPE_XHEADER:  # a later 'x' replaces an earlier one
-                pending.pax, pending.overrides, pending.raw_records = read_pax(payload)
+                pending.pax, pending.overrides, pending.raw_records = read_pax(payload, self._memo)
             elif typeflag == TYPE_GNU_LONGNAME:
                 pending.long_name = parse_long_name(payload)
             else:

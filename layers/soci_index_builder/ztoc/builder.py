@@ -13,13 +13,13 @@ No zTOC is returned unless the whole blob was read and its digest verified.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Callable
 from typing import NamedTuple
 
 from ..digest import DigestingReader, hash_digest, sha256_digest
 from ..errors import ConfigError, SkipReason, UnsupportedLayerError
+from ..gzip.backend import DEFAULT_BACKEND, InflateBackend
 from ..gzip.checkpoints import GzipCheckpointer
 from ..gzip.zinfo_blob import encode_zinfo_blob
 from ..streams import Readable
@@ -72,49 +72,19 @@ def build_ztoc(
     expected_size: int | None = None,
     source_verifies: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    backend: InflateBackend = DEFAULT_BACKEND,
 ) -> BuiltZtoc:
     """Stream ``source`` (the layer blob) once and return its zTOC.
 
     Raises LayerFormatError (bad gzip/tar), UnsupportedTarEntryError (entries soci rejects),
     DigestMismatchError (``expected_digest``/``expected_size`` given and not matched).
     ``source_verifies``: the source already checks ``expected_digest`` at EOF (a store's
-    verified blob stream), so the layer is not hashed twice.
+    verified blob stream), so the layer is not hashed twice. ``backend``: the inflate library
+    (gzip/backend.py; the zTOC is the same with any). A build leaves no state in the process
+    (docs/performance.md): every cache lives in the scan's own scope object.
     """
     if span_size < 0 or (span_size == 0 and compression is CompressionAlgorithm.UNCOMPRESSED):
         raise ConfigError(f"span size must be positive, got {span_size}")
-    # The build allocates a few container objects per tar entry and frees none of them until
-    # it ends, so the cyclic GC's generation scans are pure overhead (about 1 us/entry on 100k
-    # small entries; cycles, from error paths only, wait for the next collection). Off only
-    # if it was on, back on afterwards whatever happens (concurrent builds: the GC ends on).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _build(
-            source,
-            compression,
-            span_size,
-            build_tool_identifier,
-            expected_digest,
-            expected_size,
-            source_verifies,
-            on_progress,
-        )
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _build(
-    source: Readable,
-    compression: CompressionAlgorithm,
-    span_size: int,
-    build_tool_identifier: str,
-    expected_digest: str | None,
-    expected_size: int | None,
-    source_verifies: bool,
-    on_progress: Callable[[int], None] | None,
-) -> BuiltZtoc:
-    """:func:`build_ztoc` once its arguments are checked."""
     layer: DigestingReader | _VerifiedSource
     if source_verifies and expected_digest:
         layer = _VerifiedSource(source, expected_digest)
@@ -122,7 +92,7 @@ def _build(
         layer = DigestingReader(source, expected_digest, expected_size, what="layer")
     blob: Readable = layer if on_progress is None else _ProgressReader(layer, on_progress)
     if compression is CompressionAlgorithm.GZIP:
-        toc, info = _index_gzip(blob, span_size)
+        toc, info = _index_gzip(blob, span_size, backend)
     else:
         toc, info = _index_uncompressed(blob, span_size, layer)
     ztoc = Ztoc(
@@ -137,8 +107,11 @@ def _build(
     return BuiltZtoc(ztoc, raw, sha256_digest(raw), len(raw), layer.digest, layer.bytes_read)
 
 
-def _index_gzip(blob: Readable, span_size: int) -> tuple[Toc, CompressionInfo]:
-    with GzipCheckpointer(blob, span_size) as inflater:  # stops its threads on any error
+def _index_gzip(
+    blob: Readable, span_size: int, backend: InflateBackend
+) -> tuple[Toc, CompressionInfo]:
+    # The context manager stops the checkpointer's threads on any error.
+    with GzipCheckpointer(blob, span_size, backend=backend) as inflater:
         toc = read_toc(inflater)
         _drain(inflater)
     return toc, CompressionInfo(

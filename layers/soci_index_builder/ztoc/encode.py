@@ -38,11 +38,21 @@ def _enc(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
+#: Entries of the per-encode memo tables before they are cleared: strings that never repeat
+#: (sub-second mtimes, PAX values) must not cost memory per entry (docs/performance.md).
+_MEMO_LIMIT = 4096
+#: Entries whose chunks are joined into one bytes object at a time: a few hundred small
+#: bytes objects per entry would cost more memory than the encoding itself.
+_BATCH = 1024
+
+
 class _StrChunks(dict[str, bytes]):
     """str -> the bytes ``CreateString`` writes for it, valid at a 4-aligned offset."""
 
     def __missing__(self, s: str) -> bytes:
         b = _enc(s)
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
         chunk = self[s] = U32(len(b)) + b + _TAIL[len(b) & 3]
         return chunk
 
@@ -100,29 +110,33 @@ _PATTERNS = _PatternCache()
 _XATTR_VT = struct.pack("<4H", 8, 12, 8, 4)  # Xattr's only possible vtable: key @8, value @4
 _XATTR_OBJ = struct.Struct("<iII").pack
 _ZERO4 = bytes(4)
-_Group = tuple[bytes, int, int, int, int, int]
+_Group = tuple[bytes, int, int, int, int]
 #: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
 #: strings' start, bytes after the soffset, size).
 _Single = tuple[Any, bytes, int, bytes, int]
-#: Distinct one-record PAX sets cached per encode (bounds memory when every value differs).
-_XATTR_CACHE = 4096
 _SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
 
 
-class _Groups(dict[tuple[str, str, str, str, str], _Group | None]):
-    """(type, linkname, uname, gname, mod_time) -> :func:`_string_group`; None when new."""
+class _Groups(dict[tuple[str, str, str, str], _Group | None]):
+    """(type, linkname, uname, gname) -> :func:`_string_group`; None when new. The mod_time
+    string is written beside the group, not in its key: it may differ for every entry."""
 
-    def __missing__(self, key: tuple[str, str, str, str, str]) -> None:
+    def __missing__(self, key: tuple[str, str, str, str]) -> None:
         return None
 
-    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str, str]) -> _Group:
+    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
         group = self[key] = _string_group(strs, key)
         return group
 
 
-def _write_xattrs(w: Writer, pax: Sequence[tuple[str, str]], strs: _StrChunks) -> int:
-    """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned)."""
-    chunks, vtables, objs, off = w.chunks, w.vtables, [], w.off
+def _write_xattrs(
+    w: Writer, chunks: list[bytes], pax: Sequence[tuple[str, str]], strs: _StrChunks
+) -> int:
+    """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned),
+    appended to ``chunks`` (the entry loop's current batch of ``w``'s chunks)."""
+    vtables, objs, off = w.vtables, [], w.off
     for key, value in pax if len(pax) == 1 else sorted(pax, key=_key_bytes):
         ck, cv = strs[key], strs[value]
         sk = off + len(ck)
@@ -171,25 +185,28 @@ def _vector_struct(n: int) -> Any:
     return struct.Struct(f"<{n + 1}I").pack
 
 
-def _string_group(strs: _StrChunks, key: tuple[str, str, str, str, str]) -> _Group:
-    """The contiguous strings type, linkname, uname, gname, mod_time of one entry."""
-    c1, c4, c8, c9, c10 = (strs[s] for s in key)
+def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
+    """The contiguous strings type, linkname, uname, gname of one entry (memory order is
+    gname first), with their ends relative to the type string's start."""
+    c1, c4, c8, c9 = (strs[s] for s in key)
     k1 = len(c1)
     k4 = k1 + len(c4)
     k8 = k4 + len(c8)
-    k9 = k8 + len(c9)
-    return b"".join((c10, c9, c8, c4, c1)), k1, k4, k8, k9, k9 + len(c10)
+    return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
 # Long on purpose (~50 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Offsets of the type..mod_time strings relative to the name string (``k*``) come from a
-    per-encode cache of those five values, which repeat across entries.
+    Offsets of the type..gname strings relative to the name string (``k*``) come from a
+    per-encode cache of those four values, which repeat across entries; mod_time follows
+    them (``k10``). Chunks go to a batch
+    joined into one of ``w``'s chunks every ``_BATCH`` entries.
     """
     strs, pats, vtables, groups = _StrChunks(), _PATTERNS, w.vtables, _Groups()
-    append, off, align, objs, tail = w.chunks.append, w.off, w.minalign, [], _TAIL
+    batch: list[bytes] = []
+    append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
     xattrs: dict[tuple[str, str], _Single] = {}
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
     assert off & 3 == 0, "entries must start 4-aligned"
@@ -199,27 +216,31 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
         nb = name.encode("utf-8", "surrogateescape")
         n = len(nb)
         s0 = off + n + 8 - (n & 3)
-        group, k1, k4, k8, k9, k10 = groups[typ, link, uname, gname, mt] or groups.fill(
-            strs, (typ, link, uname, gname, mt)
+        group, k1, k4, k8, k9 = groups[typ, link, uname, gname] or groups.fill(
+            strs, (typ, link, uname, gname)
         )
+        cm = strs[mt]
+        k10 = k9 + len(cm)
         append(tail[n & 3])
         append(nb)
         append(U32(n))
         append(group)
+        append(cm)
         if pax:
             if xvt and len(pax) == 1:  # Xattr vtable already written: one pack
                 record = pax[0]
                 x = xattrs.get(record)
                 if x is None:
                     x = _single_xattr(strs, record)
-                    if len(xattrs) < _XATTR_CACHE:
-                        xattrs[record] = x
+                    if len(xattrs) >= _MEMO_LIMIT:
+                        xattrs.clear()
+                    xattrs[record] = x
                 xpack, head, rel, rest, xsize = x
                 append(xpack(head, xvt - s0 - k10 - rel, rest))
                 start = s0 + k10 + xsize
             else:
                 w.off = s0 + k10
-                start = _write_xattrs(w, pax, strs)
+                start = _write_xattrs(w, batch, pax, strs)
                 xvt = vtables.get(_XATTR_VT, 0)
         else:
             append(_ZERO4)
@@ -243,6 +264,10 @@ def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
         if palign > align:
             align = palign
         objs.append(obj)
+        if len(objs) % _BATCH == 0:
+            w.chunks.append(b"".join(reversed(batch)))
+            batch.clear()
+    w.chunks.append(b"".join(reversed(batch)))
     w.off, w.minalign = off, align
     objs.reverse()
     return objs
