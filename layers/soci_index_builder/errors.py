@@ -102,10 +102,12 @@ class RegistryError(SociError):
         status: int | None = None,
         code: str | None = None,
         transient: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.transient = transient
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After)
         super().__init__(message)
 
 
