@@ -318,8 +318,9 @@ LAYER_REASONS = {
     "unsupported-media-type",
     "non-distributable",
 }
-#: Image skips that send no event (our own pushes) or are a status, not a reason.
-SILENT_OR_STATUS = {"untagged", "up-to-date"}
+#: Image skips that send no event (our own pushes) or are a status, not a reason; and the
+#: reasons of fleet listings (reconciler, backfill), which never reach the indexer.
+SILENT_OR_STATUS = {"untagged", "up-to-date", "archived", "invalid-name"}
 
 
 def test_schema_lists_every_image_skip_reason(schema: dict[str, Any]) -> None:

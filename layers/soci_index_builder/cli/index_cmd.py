@@ -56,6 +56,24 @@ def add_index_parser(commands: Any) -> None:
     p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
+    add_connection_options(p)
+    p.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="give up (exit 1) after this long overall, retries and slow transfers included",
+    )
+    p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
+    p.add_argument(
+        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+    )
+    p.set_defaults(handler=run_index)
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """How to reach and authenticate to the registry (``index`` and ``backfill``)."""
     p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
     p.add_argument(
         "--ca-bundle",
@@ -84,19 +102,6 @@ def add_index_parser(commands: Any) -> None:
         metavar="FILE",
         help="docker config.json or containers auth.json to use instead of the default files",
     )
-    p.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        metavar="SECONDS",
-        help="give up (exit 1) after this long overall, retries and slow transfers included",
-    )
-    p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
-    p.add_argument(
-        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
-    )
-    p.set_defaults(handler=run_index)
 
 
 def run_index(args: argparse.Namespace) -> int:

@@ -221,6 +221,17 @@ class RemoteRepository:
         scopes = (*self._push, repository_scope(from_repository, "pull"))
         return uploads.mount(self.client, self._url, scopes, digest, from_repository)
 
+    def delete_manifest(self, digest: str) -> None:
+        """DELETE by digest: the registry drops the manifest and the tags pointing at it."""
+        validate_digest(digest)
+        self.client.request(
+            "DELETE",
+            f"{self._url}/manifests/{digest}",
+            scopes=(repository_scope(self.path, "pull,push,delete"),),
+            ok=(200, 202),
+            what=self._what("manifest delete", digest),
+        )
+
     # --- listings -----------------------------------------------------------------------
 
     def list_tags(self) -> list[str]:
