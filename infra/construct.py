@@ -91,7 +91,8 @@ class SociIndexBuilder(Construct):
         self._grant_permissions()
         self.monitoring = BuilderMonitoring(
             self, "Monitoring", function=self.function, queue=self.queue,
-            dead_letter_queue=self.dead_letter_queue, namespace=props.metrics_namespace,
+            dead_letter_queue=self.dead_letter_queue, log_group=self.log_group,
+            namespace=props.metrics_namespace,
             service_name=props.service_name, alarm_topic=props.alarm_topic,
         )  # fmt: skip
         self.reconciler = FleetReconciler(self, "Reconciler", self)

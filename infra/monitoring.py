@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 if TYPE_CHECKING:
@@ -40,20 +41,32 @@ CAUSE_DIMENSION: dict[str, str] = {
     "Failures": "kind",
 }
 _PERIOD = cdk.Duration.minutes(5)
+#: What Lambda writes when the kernel kills an invocation for memory: ``Error Type:
+#: Runtime.OutOfMemory`` in the REPORT line, or ``signal: killed`` from older runtimes. Such a
+#: kill runs no Python code, so the function cannot count it itself (docs/deploy.md).
+OUT_OF_MEMORY_PATTERN = '?"Runtime.OutOfMemory" ?"signal: killed"'
+OUT_OF_MEMORY_METRIC = "OutOfMemoryKills"
 #: The reconciler publishes its run totals about once a day (docs/fleet.md).
 _FLEET_PERIOD = cdk.Duration.hours(6)
 
 
 class BuilderMonitoring(Construct):
-    """Alarms on the DLQ, function errors and throttles; one dashboard with everything."""
+    """Alarms on the DLQ, function errors, throttles and out-of-memory kills; one dashboard."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *,
         function: lambda_.IFunction, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue,
-        namespace: str, service_name: str, alarm_topic: sns.ITopic | None = None,
+        log_group: logs.ILogGroup, namespace: str, service_name: str,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:  # fmt: skip
         super().__init__(scope, construct_id)
         self.namespace, self.service_name = namespace, service_name
+        out_of_memory = logs.MetricFilter(
+            self, "OutOfMemoryFilter", log_group=log_group,
+            filter_pattern=logs.FilterPattern.literal(OUT_OF_MEMORY_PATTERN),
+            metric_namespace=namespace, metric_name=OUT_OF_MEMORY_METRIC, metric_value="1",
+            default_value=0,
+        ).metric(period=_PERIOD, statistic="Sum")  # fmt: skip
         self.alarms = [
             self._alarm(
                 "DeadLetterAlarm",
@@ -72,6 +85,11 @@ class BuilderMonitoring(Construct):
                 function.metric_throttles(period=_PERIOD, statistic="Sum"),
                 "The SOCI indexer function was throttled (concurrency too low?)",
             ),
+            self._alarm(
+                "OutOfMemoryAlarm",
+                out_of_memory,
+                "The SOCI indexer ran out of memory: raise memorySize, then redrive the DLQ",
+            ),
         ]
         self.alarm_topic = alarm_topic
         if alarm_topic is not None:
@@ -79,7 +97,7 @@ class BuilderMonitoring(Construct):
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
                 alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
         self.dashboard = cw.Dashboard(self, "Dashboard")
-        self._add_widgets(function, queue, dead_letter_queue)
+        self._add_widgets(function, queue, dead_letter_queue, out_of_memory)
 
     def _alarm(self, construct_id: str, metric: cw.IMetric, description: str) -> cw.Alarm:
         """Any non-zero datapoint alarms; no data (an idle builder) is healthy."""
@@ -115,7 +133,10 @@ class BuilderMonitoring(Construct):
             period=_PERIOD,
         )  # fmt: skip
 
-    def _add_widgets(self, function: lambda_.IFunction, queue: sqs.IQueue, dlq: sqs.IQueue) -> None:
+    def _add_widgets(
+        self, function: lambda_.IFunction, queue: sqs.IQueue, dlq: sqs.IQueue,
+        out_of_memory: cw.IMetric,
+    ) -> None:  # fmt: skip
         """Outcome first (what got indexed), then throughput, then the plumbing."""
         graph = cw.GraphWidget
         self.dashboard.add_widgets(
@@ -136,7 +157,7 @@ class BuilderMonitoring(Construct):
         )  # fmt: skip
         self.dashboard.add_widgets(
             graph(title="Function", width=12, left=[function.metric_invocations(),
-                  function.metric_errors(), function.metric_throttles()],
+                  function.metric_errors(), function.metric_throttles(), out_of_memory],
                   right=[function.metric_duration(statistic="p90")]),
             graph(title="Queues", width=12, left=[
                 queue.metric_approximate_number_of_messages_visible(),

@@ -227,8 +227,33 @@ def test_alarms_on_dlq_errors_and_throttles(template: Template, raw: dict[str, A
             "AWS::CloudWatch::Alarm",
             {"Namespace": "AWS/Lambda", "MetricName": metric, "Threshold": 0},
         )
-    template.resource_count_is("AWS::CloudWatch::Alarm", 4)  # + reconciler errors
+    template.resource_count_is("AWS::CloudWatch::Alarm", 5)  # + out of memory, reconciler errors
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmActions": Match.absent()})
+
+
+def test_out_of_memory_kills_are_counted_from_the_log_group_and_alarm(
+    template: Template, raw: dict[str, Any]
+) -> None:
+    """A kernel OOM kill runs no Python: only Lambda's REPORT line in the log group tells."""
+    (log_group,) = [
+        k for k, v in raw["Resources"].items()
+        if v["Type"] == "AWS::Logs::LogGroup" and "Reconciler" not in k
+    ]  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": log_group},
+            "FilterPattern": '?"Runtime.OutOfMemory" ?"signal: killed"',
+            "MetricTransformations": [Match.object_like({
+                "MetricName": "OutOfMemoryKills", "MetricNamespace": "SociIndexBuilder",
+                "MetricValue": "1", "DefaultValue": 0,
+            })],
+        },
+    )  # fmt: skip
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "OutOfMemoryKills", "Namespace": "SociIndexBuilder", "Threshold": 0},
+    )
 
 
 def test_log_group_with_retention_and_no_log_retention_lambda(template: Template) -> None:
