@@ -15,7 +15,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer
-from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, FileMetadata, Ztoc
+from soci_index_builder.ztoc.columns import EntryColumns, Kind
+from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -111,28 +112,17 @@ _XATTR_VT = struct.pack("<4H", 8, 12, 8, 4)  # Xattr's only possible vtable: key
 _XATTR_OBJ = struct.Struct("<iII").pack
 _ZERO4 = bytes(4)
 _Group = tuple[bytes, int, int, int, int]
+#: :func:`_kind_info`: the string group, its ends (k1, k4, k8, k9), the presence bits, mode,
+#: uid, gid, devmajor, devminor.
+_KindInfo = tuple[bytes, int, int, int, int, int, int, int, int, int, int]
 #: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
 #: strings' start, bytes after the soffset, size).
 _Single = tuple[Any, bytes, int, bytes, int]
 _SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
 
 
-class _Groups(dict[tuple[str, str, str, str], _Group | None]):
-    """(type, linkname, uname, gname) -> :func:`_string_group`; None when new. The mod_time
-    string is written beside the group, not in its key: it may differ for every entry."""
-
-    def __missing__(self, key: tuple[str, str, str, str]) -> None:
-        return None
-
-    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
-        if len(self) >= _MEMO_LIMIT:
-            self.clear()
-        group = self[key] = _string_group(strs, key)
-        return group
-
-
 def _write_xattrs(
-    w: Writer, chunks: list[bytes], pax: Sequence[tuple[str, str]], strs: _StrChunks
+    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _StrChunks
 ) -> int:
     """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned),
     appended to ``chunks`` (the entry loop's current batch of ``w``'s chunks)."""
@@ -158,13 +148,12 @@ def _write_xattrs(
     return w.off
 
 
-def _single_xattr(strs: _StrChunks, record: tuple[str, str]) -> _Single:
+def _single_xattr(ck: bytes, cv: bytes) -> _Single:
     """A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs`
-    writes it, as one chunk in memory order: the vector (length 1, uoffset 4), the table
-    (soffset to the vtable, then the constant uoffsets of value and key), the value and key
-    strings. Only the soffset depends on where it lands: ``vtable - start - rel`` for strings
-    starting at Offset() ``start``."""
-    ck, cv = strs[record[0]], strs[record[1]]
+    writes it, from the key's and value's string chunks, as one chunk in memory order: the
+    vector (length 1, uoffset 4), the table (soffset to the vtable, then the constant uoffsets
+    of value and key), the value and key strings. Only the soffset depends on where it lands:
+    ``vtable - start - rel`` for strings starting at Offset() ``start``."""
     rest = struct.pack("<II", 8, len(cv) + 4) + cv + ck
     pack = _single_struct(len(rest))
     size = len(ck) + len(cv)
@@ -195,59 +184,87 @@ def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
     return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
-# Long on purpose (~50 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
-def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
+def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
+    """The string group of a :data:`~.columns.Kind` and its scalars, with the presence bits
+    of mode, uid, gid, devmajor and devminor (section 2.3 step 2.3)."""
+    typ, link, mode, uid, gid, uname, gname, dmaj, dmin = kind
+    mask = 4 * (mode != 0) + 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
+    return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
+
+
+def _chunk(b: bytes) -> bytes:
+    """What ``CreateString`` writes for the encoded string ``b`` at a 4-aligned offset."""
+    return U32(len(b)) + b + _TAIL[len(b) & 3]
+
+
+# Long on purpose (~60 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
+def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Offsets of the type..gname strings relative to the name string (``k*``) come from a
-    per-encode cache of those four values, which repeat across entries; mod_time follows
-    them (``k10``). Chunks go to a batch
-    joined into one of ``w``'s chunks every ``_BATCH`` entries.
+    Reads the columns directly: names, mod_times and PAX values are already encoded. Offsets
+    of the type..gname strings relative to the name string (``k*``) come from a per-encode
+    cache by interned kind; mod_time follows them (``k10``). Chunks go to a batch joined into
+    one of ``w``'s chunks every ``_BATCH`` entries.
     """
-    strs, pats, vtables, groups = _StrChunks(), _PATTERNS, w.vtables, _Groups()
-    batch: list[bytes] = []
+    strs, pats, vtables = _StrChunks(), _PATTERNS, w.vtables
+    kinds: dict[int, _KindInfo] = {}
+    batch: list[bytes | bytearray] = []
     append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
-    xattrs: dict[tuple[str, str], _Single] = {}
+    xattrs: dict[tuple[int, bytes], _Single] = {}
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
+    names, name_ends, times, time_ends = toc.names, toc.name_ends, toc.times, toc.time_ends
+    values, value_ends, first_value = toc.values, toc.value_ends, toc.first_value
+    kind_values, key_sets = toc.kind_values, toc.key_sets
     assert off & 3 == 0, "entries must start 4-aligned"
-    for name, typ, uoff, usize, link, mode, uid, gid, uname, gname, mt, dmaj, dmin, pax in reversed(
-        entries
+    for i, uoff, usize, kind_id, key_id in zip(
+        range(len(toc) - 1, -1, -1),
+        reversed(toc.offsets),
+        reversed(toc.sizes),
+        reversed(toc.kinds),
+        reversed(toc.pax_keys),
+        strict=True,
     ):
-        nb = name.encode("utf-8", "surrogateescape")
+        nb = names[name_ends[i] : name_ends[i + 1]]
         n = len(nb)
         s0 = off + n + 8 - (n & 3)
-        group, k1, k4, k8, k9 = groups[typ, link, uname, gname] or groups.fill(
-            strs, (typ, link, uname, gname)
-        )
-        cm = strs[mt]
-        k10 = k9 + len(cm)
+        info = kinds.get(kind_id)
+        if info is None:
+            if len(kinds) >= _MEMO_LIMIT:
+                kinds.clear()
+            info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
+        group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
+        tb = times[time_ends[i] : time_ends[i + 1]]
+        t = len(tb)
+        k10 = k9 + t + 8 - (t & 3)
         append(tail[n & 3])
         append(nb)
         append(U32(n))
         append(group)
-        append(cm)
-        if pax:
-            if xvt and len(pax) == 1:  # Xattr vtable already written: one pack
-                record = pax[0]
-                x = xattrs.get(record)
+        append(tail[t & 3])
+        append(tb)
+        append(U32(t))
+        if key_id:
+            keys = key_sets[key_id]
+            if xvt and len(keys) == 1:  # Xattr vtable already written: one pack
+                v = first_value[i]
+                vb = bytes(values[value_ends[v] : value_ends[v + 1]])
+                x = xattrs.get((key_id, vb))
                 if x is None:
-                    x = _single_xattr(strs, record)
+                    x = _single_xattr(strs[keys[0]], _chunk(vb))
                     if len(xattrs) >= _MEMO_LIMIT:
                         xattrs.clear()
-                    xattrs[record] = x
+                    xattrs[key_id, vb] = x
                 xpack, head, rel, rest, xsize = x
                 append(xpack(head, xvt - s0 - k10 - rel, rest))
                 start = s0 + k10 + xsize
             else:
                 w.off = s0 + k10
-                start = _write_xattrs(w, batch, pax, strs)
+                start = _write_xattrs(w, batch, toc.records(i), strs)
                 xvt = vtables.get(_XATTR_VT, 0)
         else:
             append(_ZERO4)
             start = s0 + k10 + 4
-        mask = (uoff != 0) + 2 * (usize != 0) + 4 * (mode != 0)
-        if uid or gid or dmaj or dmin:
-            mask += 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
+        mask += (uoff != 0) + 2 * (usize != 0)
         pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13 = pats[
             mask << 1 | (start >> 2 & 1)
         ]
@@ -290,7 +307,9 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
     try:
         version = w.string(_enc(ztoc.version))
         tool = w.string(_enc(ztoc.build_tool_identifier))
-        metadata = w.offset_vector(_write_entries(w, ztoc.entries))
+        entries = ztoc.entries
+        columns = entries if isinstance(entries, EntryColumns) else EntryColumns.of(entries)
+        metadata = w.offset_vector(_write_entries(w, columns))
         toc = w.table(1, [(0, "U", metadata)])
         info = _write_compression_info(w, ztoc.compression)
         fields = [(0, "U", version), (1, "U", tool), (4, "U", toc)]
