@@ -12,7 +12,7 @@ sequence of :class:`~.model.FileMetadata`, each built on access.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import index as as_index
 from typing import overload
 
@@ -22,6 +22,8 @@ from .model import FileMetadata
 #: mode, uid, gid, uname, gname, devmajor, devminor.
 Kind = tuple[str, str, int, int, int, str, str, int, int]
 Pairs = tuple[tuple[str, str], ...]
+#: :attr:`EntryColumns.add`: (name bytes, kind, offset, size, mod_time, PAX records).
+Adder = Callable[[bytes, Kind, int, int, str, Pairs], None]
 
 
 def _enc(s: str) -> bytes:
@@ -42,6 +44,7 @@ class EntryColumns(Sequence[FileMetadata]):
     __slots__ = (
         "_key_ids",
         "_kind_ids",
+        "add",
         "first_value",
         "key_sets",
         "kind_values",
@@ -77,6 +80,8 @@ class EntryColumns(Sequence[FileMetadata]):
         self.values = bytearray()
         self.value_ends = array("Q", [0])
         self.first_value = array("Q")
+        #: Add one entry from its raw name bytes and the values the scanner has at hand.
+        self.add = self._adder()
 
     @classmethod
     def of(cls, entries: Iterable[FileMetadata]) -> EntryColumns:
@@ -92,36 +97,45 @@ class EntryColumns(Sequence[FileMetadata]):
         kind = (typ, link, mode, uid, gid, uname, gname, dmaj, dmin)
         self.add(_enc(name), kind, offset, size, mtime, pax)
 
-    def add(
-        self, name: bytes, kind: Kind, offset: int, size: int, mod_time: str, records: Pairs
-    ) -> None:
-        """Add one entry from its raw name bytes and the values the scanner has at hand."""
-        self.names += name
-        self.name_ends.append(len(self.names))
-        self.times += _enc(mod_time)
-        self.time_ends.append(len(self.times))
-        self.offsets.append(offset)
-        self.sizes.append(size)
-        kind_id = self._kind_ids.get(kind)
-        if kind_id is None:
-            kind_id = self._kind_ids[kind] = len(self.kind_values)
-            self.kind_values.append(kind)
-        self.kinds.append(kind_id)
-        ends = self.value_ends
-        self.first_value.append(len(ends) - 1)
-        if not records:
-            self.pax_keys.append(0)
-            return
-        keys = tuple([key for key, _ in records])
-        key_id = self._key_ids.get(keys)
-        if key_id is None:
-            key_id = self._key_ids[keys] = len(self.key_sets)
-            self.key_sets.append(keys)
-        self.pax_keys.append(key_id)
-        values = self.values
-        for _, value in records:
-            values += _enc(value)
-            ends.append(len(values))
+    def _adder(self) -> Adder:
+        """:attr:`add`, with every column bound in its closure (the scanner calls it per entry)."""
+        names, name_ends, times, time_ends = self.names, self.name_ends, self.times, self.time_ends
+        add_offset, add_size, add_kind = self.offsets.append, self.sizes.append, self.kinds.append
+        add_keys, add_first = self.pax_keys.append, self.first_value.append
+        kind_ids, kind_values, key_ids, key_sets = (
+            self._kind_ids, self.kind_values, self._key_ids, self.key_sets,
+        )  # fmt: skip
+        values, value_ends = self.values, self.value_ends
+
+        def add(
+            name: bytes, kind: Kind, offset: int, size: int, mod_time: str, records: Pairs
+        ) -> None:
+            names.extend(name)
+            name_ends.append(len(names))
+            times.extend(mod_time.encode("utf-8", "surrogateescape"))
+            time_ends.append(len(times))
+            add_offset(offset)
+            add_size(size)
+            kind_id = kind_ids.get(kind)
+            if kind_id is None:
+                kind_id = kind_ids[kind] = len(kind_values)
+                kind_values.append(kind)
+            add_kind(kind_id)
+            add_first(len(value_ends) - 1)
+            if not records:
+                add_keys(0)
+                return
+            keys = (records[0][0],) if len(records) == 1 else tuple([k for k, _ in records])
+            key_id = key_ids.get(keys)
+            if key_id is None:
+                key_id = key_ids[keys] = len(key_sets)
+                key_sets.append(keys)
+            add_keys(key_id)
+            for _, value in records:
+                values.extend(value.encode("utf-8", "surrogateescape"))
+                value_ends.append(len(values))
+
+        return add
 
     def name(self, i: int) -> str:
         """Entry ``i``'s name (error messages need it without building the entry)."""

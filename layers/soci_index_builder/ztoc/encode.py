@@ -115,10 +115,11 @@ _Group = tuple[bytes, int, int, int, int]
 #: :func:`_kind_info`: the string group, its ends (k1, k4, k8, k9), the presence bits, mode,
 #: uid, gid, devmajor, devminor.
 _KindInfo = tuple[bytes, int, int, int, int, int, int, int, int, int, int]
-#: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
-#: strings' start, bytes after the soffset, size).
-_Single = tuple[Any, bytes, int, bytes, int]
-_SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
+#: A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs` writes
+#: it, in memory order: the vector (length 1, element 0 -> the table just after it), the table
+#: (soffset to the vtable, uoffsets of value and key), the value string's length; then the
+#: value's bytes and padding and the key string follow.
+_SINGLE = struct.Struct("<IIiIII").pack
 
 
 def _write_xattrs(
@@ -148,23 +149,6 @@ def _write_xattrs(
     return w.off
 
 
-def _single_xattr(ck: bytes, cv: bytes) -> _Single:
-    """A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs`
-    writes it, from the key's and value's string chunks, as one chunk in memory order: the
-    vector (length 1, uoffset 4), the table (soffset to the vtable, then the constant uoffsets
-    of value and key), the value and key strings. Only the soffset depends on where it lands:
-    ``vtable - start - rel`` for strings starting at Offset() ``start``."""
-    rest = struct.pack("<II", 8, len(cv) + 4) + cv + ck
-    pack = _single_struct(len(rest))
-    size = len(ck) + len(cv)
-    return pack, _SINGLE_VECTOR, size + 12, rest, size + 20
-
-
-@functools.lru_cache(maxsize=256)
-def _single_struct(rest: int) -> Any:
-    return struct.Struct(f"<8si{rest}s").pack
-
-
 def _key_bytes(record: tuple[str, str]) -> bytes:
     return _enc(record[0])
 
@@ -192,11 +176,6 @@ def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
     return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
 
 
-def _chunk(b: bytes) -> bytes:
-    """What ``CreateString`` writes for the encoded string ``b`` at a 4-aligned offset."""
-    return U32(len(b)) + b + _TAIL[len(b) & 3]
-
-
 # Long on purpose (~60 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
@@ -210,7 +189,6 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
     kinds: dict[int, _KindInfo] = {}
     batch: list[bytes | bytearray] = []
     append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
-    xattrs: dict[tuple[int, bytes], _Single] = {}
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
     names, name_ends, times, time_ends = toc.names, toc.name_ends, toc.times, toc.time_ends
     values, value_ends, first_value = toc.values, toc.value_ends, toc.first_value
@@ -246,17 +224,17 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
         if key_id:
             keys = key_sets[key_id]
             if xvt and len(keys) == 1:  # Xattr vtable already written: one pack
+                ck = strs[keys[0]]
                 v = first_value[i]
-                vb = bytes(values[value_ends[v] : value_ends[v + 1]])
-                x = xattrs.get((key_id, vb))
-                if x is None:
-                    x = _single_xattr(strs[keys[0]], _chunk(vb))
-                    if len(xattrs) >= _MEMO_LIMIT:
-                        xattrs.clear()
-                    xattrs[key_id, vb] = x
-                xpack, head, rel, rest, xsize = x
-                append(xpack(head, xvt - s0 - k10 - rel, rest))
-                start = s0 + k10 + xsize
+                vb = values[value_ends[v] : value_ends[v + 1]]
+                lv = len(vb)
+                cv = lv + 8 - (lv & 3)  # the value string's size
+                strings = s0 + k10 + len(ck) + cv  # Offset() past the two strings
+                append(ck)
+                append(tail[lv & 3])
+                append(vb)
+                append(_SINGLE(1, 4, xvt - strings - 12, 8, cv + 4, lv))
+                start = strings + 20
             else:
                 w.off = s0 + k10
                 start = _write_xattrs(w, batch, toc.records(i), strs)
