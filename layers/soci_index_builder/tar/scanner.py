@@ -123,6 +123,9 @@ class TarScanner(BlockBuffer):
         x_raw: dict[bytes, bytes] | None = None
         skip_data = skip_pad = 0
         add, append = table.add, table.append
+        kind_tail: Tail | None = None
+        kind_owner: tuple[int, int, int] | None = None
+        kind_id = 0
         while True:
             if skip_data or skip_pad:
                 if lo + skip_data + skip_pad <= hi:  # the usual case: all in the buffer
@@ -201,8 +204,14 @@ class TarScanner(BlockBuffer):
             if text is None:  # formatted only when no PAX mtime replaces it
                 text = whole_seconds_text(seconds, minutes)
             if not pending and type_name is not None:
-                kind = (type_name, linkname, mode, uid, gid, uname, gname, devmajor, devminor)
-                add(name, kind, base + lo, length, text, records)
+                # The kind is a function of the memoized tail and owner objects (kept alive
+                # here, so identity is safe): interned once per change, not per entry.
+                if tail is not kind_tail or owner is not kind_owner:
+                    kind_tail, kind_owner = tail, owner
+                    kind_id = table.kind_id(
+                        (type_name, linkname, mode, uid, gid, uname, gname, devmajor, devminor)
+                    )
+                add(name, kind_id, base + lo, length, text, records)
             else:
                 if x_pax is not None:
                     state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw

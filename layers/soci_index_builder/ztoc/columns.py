@@ -22,8 +22,8 @@ from .model import FileMetadata
 #: mode, uid, gid, uname, gname, devmajor, devminor.
 Kind = tuple[str, str, int, int, int, str, str, int, int]
 Pairs = tuple[tuple[str, str], ...]
-#: :attr:`EntryColumns.add`: (name bytes, kind, offset, size, mod_time, PAX records).
-Adder = Callable[[bytes, Kind, int, int, str, Pairs], None]
+#: :attr:`EntryColumns.add`: (name bytes, kind id, offset, size, mod_time, PAX records).
+Adder = Callable[[bytes, int, int, int, str, Pairs], None]
 
 
 def _enc(s: str) -> bytes:
@@ -95,20 +95,26 @@ class EntryColumns(Sequence[FileMetadata]):
         """Add one entry (the scanner's slow path; its fast path calls :meth:`add`)."""
         name, typ, offset, size, link, mode, uid, gid, uname, gname, mtime, dmaj, dmin, pax = entry
         kind = (typ, link, mode, uid, gid, uname, gname, dmaj, dmin)
-        self.add(_enc(name), kind, offset, size, mtime, pax)
+        self.add(_enc(name), self.kind_id(kind), offset, size, mtime, pax)
+
+    def kind_id(self, kind: Kind) -> int:
+        """The index of ``kind`` in :attr:`kind_values`, interned on first use."""
+        kind_id = self._kind_ids.get(kind)
+        if kind_id is None:
+            kind_id = self._kind_ids[kind] = len(self.kind_values)
+            self.kind_values.append(kind)
+        return kind_id
 
     def _adder(self) -> Adder:
         """:attr:`add`, with every column bound in its closure (the scanner calls it per entry)."""
         names, name_ends, times, time_ends = self.names, self.name_ends, self.times, self.time_ends
         add_offset, add_size, add_kind = self.offsets.append, self.sizes.append, self.kinds.append
         add_keys, add_first = self.pax_keys.append, self.first_value.append
-        kind_ids, kind_values, key_ids, key_sets = (
-            self._kind_ids, self.kind_values, self._key_ids, self.key_sets,
-        )  # fmt: skip
+        key_ids, key_sets = self._key_ids, self.key_sets
         values, value_ends = self.values, self.value_ends
 
         def add(
-            name: bytes, kind: Kind, offset: int, size: int, mod_time: str, records: Pairs
+            name: bytes, kind_id: int, offset: int, size: int, mod_time: str, records: Pairs
         ) -> None:
             names.extend(name)
             name_ends.append(len(names))
@@ -116,10 +122,6 @@ class EntryColumns(Sequence[FileMetadata]):
             time_ends.append(len(times))
             add_offset(offset)
             add_size(size)
-            kind_id = kind_ids.get(kind)
-            if kind_id is None:
-                kind_id = kind_ids[kind] = len(kind_values)
-                kind_values.append(kind)
             add_kind(kind_id)
             add_first(len(value_ends) - 1)
             if not records:
