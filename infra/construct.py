@@ -22,6 +22,7 @@ from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 
 from .bundling import function_code, layer_code
 from .monitoring import BuilderMonitoring
+from .reconciler import FleetReconciler
 from .settings import RETENTION_DAYS, BuilderProps
 
 HANDLER = "functions.indexer.handler.handler"
@@ -79,6 +80,7 @@ class SociIndexBuilder(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="SOCI index builder: read images, push indexes (see docs/deploy.md)",
         )  # fmt: skip
+        self.function_code = function_code()
         self.function = self._create_function()
         self._grant_permissions()
         self.monitoring = BuilderMonitoring(
@@ -86,6 +88,7 @@ class SociIndexBuilder(Construct):
             dead_letter_queue=self.dead_letter_queue, namespace=props.metrics_namespace,
             service_name=props.service_name, alarm_topic=props.alarm_topic,
         )  # fmt: skip
+        self.reconciler = FleetReconciler(self, "Reconciler", self)
         if props.permissions_boundary:
             iam.PermissionsBoundary.of(self).apply(
                 _managed_policy(self, props.permissions_boundary)
@@ -161,7 +164,7 @@ class SociIndexBuilder(Construct):
             description="Builds SOCI indexes for images pushed to ECR",
             runtime=_RUNTIME, architecture=_ARCHITECTURES[props.architecture],
             handler=HANDLER,
-            code=function_code(),
+            code=self.function_code,
             layers=[self.layer], role=self.role, log_group=self.log_group,
             memory_size=props.memory_size, timeout=FUNCTION_TIMEOUT,
             ephemeral_storage_size=cdk.Size.mebibytes(512),
@@ -213,10 +216,7 @@ class SociIndexBuilder(Construct):
             iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )
         self._acknowledge("Resource::*", "ecr:GetAuthorizationToken has no resource-level form")
-        repositories = [
-            stack.format_arn(service="ecr", resource="repository", resource_name=f"{prefix}*")
-            for prefix in (self.props.repository_prefixes or ("",))
-        ]
+        repositories = self.repository_arns
         role.add_to_policy(
             iam.PolicyStatement(actions=list(ECR_REPOSITORY_ACTIONS), resources=repositories)
         )
@@ -226,11 +226,7 @@ class SociIndexBuilder(Construct):
                 "repositories are scoped by configured name prefix (every repository by "
                 "default): images are indexed as they are pushed, names are unknown at deploy",
             )
-        path = self.parameter_prefix.strip("/")
-        parameters = [
-            stack.format_arn(service="ssm", resource="parameter", resource_name=name)
-            for name in (path, f"{path}/*")
-        ]
+        parameters = self.parameter_arns
         role.add_to_policy(
             iam.PolicyStatement(actions=list(SSM_READ_ACTIONS), resources=parameters)
         )
@@ -248,6 +244,24 @@ class SociIndexBuilder(Construct):
                     actions=["signer:SignPayload"], resources=list(self.props.signing_profile_arns)
                 )
             )
+
+    @property
+    def repository_arns(self) -> list[str]:
+        """The repositories the builder may write: ``repository/<prefix>*`` (all by default)."""
+        stack = cdk.Stack.of(self)
+        return [
+            stack.format_arn(service="ecr", resource="repository", resource_name=f"{prefix}*")
+            for prefix in (self.props.repository_prefixes or ("",))
+        ]
+
+    @property
+    def parameter_arns(self) -> list[str]:
+        """This builder's SSM subtree: the prefix parameter and everything under it."""
+        stack, path = cdk.Stack.of(self), self.parameter_prefix.strip("/")
+        return [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=name)
+            for name in (path, f"{path}/*")
+        ]
 
     def _acknowledge(self, finding: str, reason: str) -> None:
         """Record why an AwsSolutions-IAM5 wildcard finding on the role is intended."""

@@ -38,6 +38,8 @@ CAUSE_DIMENSION: dict[str, str] = {
     "Failures": "kind",
 }
 _PERIOD = cdk.Duration.minutes(5)
+#: The reconciler publishes its run totals about once a day (docs/fleet.md).
+_FLEET_PERIOD = cdk.Duration.hours(6)
 
 
 class BuilderMonitoring(Construct):
@@ -69,6 +71,7 @@ class BuilderMonitoring(Construct):
                 "The SOCI indexer function was throttled (concurrency too low?)",
             ),
         ]
+        self.alarm_topic = alarm_topic
         if alarm_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
@@ -135,4 +138,38 @@ class BuilderMonitoring(Construct):
                 queue.metric_approximate_number_of_messages_visible(),
                 dlq.metric_approximate_number_of_messages_visible(label="DLQ")],
                 right=[queue.metric_approximate_age_of_oldest_message()]),
+        )  # fmt: skip
+
+    def add_fleet_widgets(self, reconciler: lambda_.IFunction) -> None:
+        """Coverage (% of selected images SOCI-enabled), each reconcile's counts, an alarm."""
+        alarm = self._alarm(
+            "ReconcilerErrorsAlarm",
+            reconciler.metric_errors(period=_PERIOD, statistic="Sum"),
+            "The SOCI reconciler failed (see its log group); the next run retries",
+        )
+        if self.alarm_topic is not None:
+            alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        self.alarms.append(alarm)
+
+        def run_total(name: str) -> cw.Metric:
+            return cw.Metric(
+                namespace=self.namespace, metric_name=name,
+                dimensions_map={"service": self.service_name},
+                statistic="Maximum", period=_FLEET_PERIOD,
+            )  # fmt: skip
+
+        coverage = cw.MathExpression(
+            expression="100 * enabled / selected", label="SOCI coverage %",
+            using_metrics={"enabled": run_total("ImagesSociEnabled"),
+                           "selected": run_total("ImagesSelected")},
+            period=_FLEET_PERIOD,
+        )  # fmt: skip
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Fleet coverage (%)", width=8, left=[coverage],
+                           left_y_axis=cw.YAxisProps(min=0, max=100)),
+            cw.GraphWidget(title="Reconcile runs", width=8, left=[run_total(n) for n in
+                           ("ImagesSeen", "ImagesEnqueued", "ImagesPruned", "ReconcileFailures")]),
+            cw.GraphWidget(title="Reconciler", width=8, left=[reconciler.metric_invocations(),
+                           reconciler.metric_errors()],
+                           right=[reconciler.metric_duration(statistic="Maximum")]),
         )  # fmt: skip

@@ -28,6 +28,7 @@ Architecture = Literal["arm64", "x86_64"]
 EXCLUDE_NOTHING = "-"
 #: Two vCPUs start at 3538 MB (Lambda scales CPU with memory); 3584 is the next 64 MB step.
 DEFAULT_MEMORY_MB = 3584
+_SCHEDULE = re.compile(r"(?:rate|cron)\([^()]+\)")
 _ECR_PREFIX = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
 #: An AWS Signer profile (or profile version) ARN, as ECR managed signing names it.
 _SIGNING_PROFILE_ARN = re.compile(
@@ -85,6 +86,10 @@ class BuilderProps:
     parameter_prefix: str | None = None
     service_name: str = "soci-index-builder"
     metrics_namespace: str = "SociIndexBuilder"
+    #: EventBridge schedule of the fleet reconciler (docs/fleet.md), or ``off``.
+    reconcile_schedule: str = "rate(1 day)"
+    #: Run the reconciler after each successful deploy (backfill of existing images).
+    backfill_on_deploy: bool = True
     alarm_topic: sns.ITopic | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +130,8 @@ class BuilderProps:
             for arn in self.signing_profile_arns
             if not _SIGNING_PROFILE_ARN.match(arn)
         ]
+        if self.reconcile_schedule != "off" and not _SCHEDULE.fullmatch(self.reconcile_schedule):
+            problems.append(("reconcile_schedule", "must be rate(...), cron(...) or off"))
         path = self.parameter_prefix
         if path is not None and not (path.startswith("/") and path.endswith("/")):
             problems.append(("parameter_prefix", "must start and end with '/'"))
@@ -167,10 +174,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "maxReceiveCount": "max_receive_count",
     "logRetentionDays": "log_retention_days",
     "logLevel": "log_level",
+    "reconcileSchedule": "reconcile_schedule",
+    "backfillOnDeploy": "backfill_on_deploy",
 }
 _LISTS = {"include", "exclude", "repository_prefixes", "signing_profile_arns"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
+_BOOLS = {"backfill_on_deploy"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:
@@ -206,4 +216,10 @@ def _convert(name: str, raw: Any) -> Any:
         return None
     if name in _INTS or name in _OPTIONAL_INTS:
         return int(raw)
+    if name in _BOOLS:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return str(raw).lower() == "true"
     return str(raw)

@@ -64,6 +64,7 @@ class SociIndexBuilderStack(cdk.Stack):
             "DeadLetterQueueUrl": builder.dead_letter_queue.queue_url,
             "ParameterPrefix": builder.parameter_prefix,
             "DashboardName": builder.monitoring.dashboard.dashboard_name,
+            "ReconcilerFunctionName": builder.reconciler.function.function_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

@@ -79,6 +79,17 @@ def test_index_building_knows_no_backend_or_adapter(path: Path) -> None:
     assert not {n for n in names if n.startswith("soci_index_builder.store.remote")}, path.name
 
 
+@pytest.mark.parametrize("path", _modules("fleet"), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_fleet_decisions_know_no_aws_or_cli(path: Path) -> None:
+    """docs/fleet.md: the decisions are shared; boto3 stays in the fleet's AWS adapter."""
+    names = _imports(path)
+    if path.name != "aws.py":
+        assert not _roots(names) & AWS_AND_FRAMEWORKS, f"{path.name} imports AWS"
+    assert not _package_parts(names) & {"cli"}
+    if path.name in {"select.py", "orphans.py", "model.py", "prune.py"}:
+        assert not {n for n in names if n.startswith("soci_index_builder.store.remote")}
+
+
 #: What the CDK app may import from the package: pure values it shares with the function (the
 #: settings rules, the media types), so synth refuses what the function would refuse.
 INFRA_MAY_IMPORT = {"soci_index_builder.soci.settings", "soci_index_builder.oci.mediatypes"}

@@ -21,6 +21,8 @@ from soci_index_builder.oci.reference import validate_repository, validate_tag
 from soci_index_builder.store.remote.ecr_hosts import ACCOUNT_PATTERN, REGION_PATTERN
 
 ECR_SOURCE = "aws.ecr"
+#: The reconciler's synthetic pushes (docs/fleet.md): same shape, their own source.
+RECONCILER_SOURCE = "soci-index-builder.reconciler"
 IMAGE_ACTION = "ECR Image Action"
 
 _ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)  # the grammar of ECR host names (ecr_hosts.py)
@@ -103,7 +105,8 @@ def parse_push(body: Any) -> ImagePush:
         raise body
     if not isinstance(body, Mapping):
         raise InvalidEventError(f"event is a {type(body).__name__}, not an object")
-    _expect(body, "source", ECR_SOURCE)
+    if body.get("source") != RECONCILER_SOURCE:
+        _expect(body, "source", ECR_SOURCE)
     _expect(body, "detail-type", IMAGE_ACTION)
     detail = body.get("detail")
     if not isinstance(detail, Mapping):

@@ -155,7 +155,9 @@ class Indexer:
         if self.clock() >= deadline:
             raise DeadlineExceededError("too little time left in this invocation to start a build")
         logger.info("indexing image", extra={"rule": str(decision.rule)})
-        repository = self.registries.repository(push.account, push.region, push.repository)
+        repository = self.registries.repository(
+            push.account, push.region, push.repository, deadline=deadline
+        )
         result = self.build(
             repository, push.digest, config.settings, source_tag=push.tag, deadline=deadline
         )

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from soci_index_builder.errors import ConfigError
+from soci_index_builder.filters import Filters, parse_rules
 from soci_index_builder.soci.settings import BuilderSettings, FleetSettings, IndexSettings
-
-from .filters import Filters, parse_rules
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider

@@ -45,11 +45,12 @@ def registry_endpoint(account: str, region: str) -> tuple[str, bool]:
 
 
 def ecr_client(host: str, plain_http: bool) -> RegistryClient:
-    """A client that authenticates with ECR tokens from the function's role."""
+    """A client with the keychain's credentials: ECR tokens from the function's role for ECR
+    hosts (every form), auth files (``REGISTRY_AUTH_FILE``) for a non-ECR REGISTRY_ENDPOINT."""
     from soci_index_builder.store.remote.client import RegistryClient
-    from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
+    from soci_index_builder.store.remote.keychain import Keychain
 
-    return RegistryClient(host, credentials=EcrCredentialsProvider(), plain_http=plain_http)
+    return RegistryClient(host, credentials=Keychain(), plain_http=plain_http)
 
 
 class Registries:
@@ -60,12 +61,19 @@ class Registries:
         self._clients: dict[tuple[str, bool], RegistryClient] = {}
         self._lock = threading.Lock()
 
-    def repository(self, account: str, region: str, name: str) -> Repository:
-        """The repository ``name`` of the registry the event came from."""
+    def repository(
+        self, account: str, region: str, name: str, *, deadline: float | None = None
+    ) -> Repository:
+        """The repository ``name`` of the registry the event came from.
+
+        ``deadline`` (``time.monotonic()``) bounds the client's requests, retries and transfers
+        from now on: the invocation's remaining time (one invocation at a time per container).
+        """
         endpoint = registry_endpoint(account, region)
         with self._lock:
             client = self._clients.get(endpoint)
             if client is None:
                 client = self._clients[endpoint] = self._make_client(*endpoint)
+            client.deadline = deadline
         repository: Repository = client.repository(name)
         return repository

@@ -61,6 +61,10 @@ class SkipReason(StrEnum):
     #: for storage class ARCHIVE). Nothing to index and nothing anyone can fix by retrying.
     SOURCE_GONE = "source-gone"
     UP_TO_DATE = "up-to-date"
+    #: Fleet listings (docs/fleet.md): an archived ECR image cannot be pulled; a listed name
+    #: that is not a valid repository or tag is never used in a URL.
+    ARCHIVED = "archived"
+    INVALID_NAME = "invalid-name"
 
 
 class UnsupportedLayerError(SociError):
@@ -102,10 +106,12 @@ class RegistryError(SociError):
         status: int | None = None,
         code: str | None = None,
         transient: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.transient = transient
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After)
         super().__init__(message)
 
 

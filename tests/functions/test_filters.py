@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.shared.filters import Filters, parse_rule, parse_rules
 from soci_index_builder.errors import ConfigError, SkipReason
+from soci_index_builder.filters import Filters, parse_rule, parse_rules
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,8 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "maxReceiveCount": "5",
     "logRetentionDays": "90",
     "alarmEmail": "ops@example.com",
+    "reconcileSchedule": "cron(0 3 * * ? *)",
+    "backfillOnDeploy": "false",
 }
 
 

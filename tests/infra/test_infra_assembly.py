@@ -54,16 +54,16 @@ def test_layer_holds_engine_and_native_wheels_for_the_architecture(
 def test_function_asset_is_the_functions_package(default_synth: Synth) -> None:
     """The handler path resolves in the asset, and the shared modules ship with it."""
     template = default_synth.templates["SociIndexBuilder"]
-    (function,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
-    ]
-    key = function["Properties"]["Code"]["S3Key"]
-    root = default_synth.outdir / f"asset.{key.removesuffix('.zip')}"
-    module, _, _ = function["Properties"]["Handler"].rpartition(".")
-    assert (root / (module.replace(".", "/") + ".py")).is_file()
-    assert (root / "functions" / "__init__.py").is_file()
-    assert (root / "functions" / "shared" / "config.py").is_file()
-    assert not list(root.rglob("__pycache__"))
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 2  # the indexer and the reconciler share one asset
+    for function in functions:
+        key = function["Properties"]["Code"]["S3Key"]
+        root = default_synth.outdir / f"asset.{key.removesuffix('.zip')}"
+        module, _, _ = function["Properties"]["Handler"].rpartition(".")
+        assert (root / (module.replace(".", "/") + ".py")).is_file()
+        assert (root / "functions" / "__init__.py").is_file()
+        assert (root / "functions" / "shared" / "config.py").is_file()
+        assert not list(root.rglob("__pycache__"))
 
 
 @pytest.mark.parametrize("config", ["default_synth", "custom_synth"])

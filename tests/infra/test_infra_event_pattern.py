@@ -51,7 +51,7 @@ CASES = {
 def pattern(default_synth: Synth) -> str:
     (rule,) = [
         r for r in default_synth.templates["SociIndexBuilder"]["Resources"].values()
-        if r["Type"] == "AWS::Events::Rule"
+        if r["Type"] == "AWS::Events::Rule" and "aws.ecr" in str(r["Properties"])
     ]  # fmt: skip
     text = json.dumps(rule["Properties"]["EventPattern"])
     return text.replace('{"Ref": "AWS::AccountId"}', json.dumps(ACCOUNT)).replace(

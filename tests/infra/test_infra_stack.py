@@ -58,7 +58,7 @@ def test_rule_matches_successful_pushes_and_drops_our_outputs(template: Template
             },
         },
     )
-    template.resource_count_is("AWS::Events::Rule", 1)
+    template.resource_count_is("AWS::Events::Rule", 3)  # + reconcile schedule, after deploy
 
 
 def test_rule_targets_the_queue_with_a_policy_scoped_to_the_rule(
@@ -138,7 +138,9 @@ def test_function_arm64_python313_two_vcpus_fifteen_minutes(template: Template) 
             }},
         },
     )  # fmt: skip
-    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "functions.indexer.handler.handler"}}
+    ).values()
     assert function["Properties"]["MemorySize"] >= 3538
 
 
@@ -225,14 +227,14 @@ def test_alarms_on_dlq_errors_and_throttles(template: Template, raw: dict[str, A
             "AWS::CloudWatch::Alarm",
             {"Namespace": "AWS/Lambda", "MetricName": metric, "Threshold": 0},
         )
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 4)  # + reconciler errors
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmActions": Match.absent()})
 
 
 def test_log_group_with_retention_and_no_log_retention_lambda(template: Template) -> None:
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     template.resource_count_is("Custom::LogRetention", 0)
-    template.resource_count_is("AWS::Lambda::Function", 1)  # no helper functions at all
+    template.resource_count_is("AWS::Lambda::Function", 2)  # indexer + reconciler, no helpers
 
 
 def test_dashboard_shows_the_product_metrics(raw: dict[str, Any]) -> None:

@@ -16,8 +16,7 @@ from soci_index_builder.store.remote import auth
 from soci_index_builder.store.remote.auth import Credentials, parse_challenge
 from soci_index_builder.store.remote.ecr import EcrCredentialsProvider
 from soci_index_builder.store.remote.ecr_hosts import ecr_registry_host
-from soci_index_builder.store.remote.errors import redact_url
-from soci_index_builder.store.remote.transport import parse_retry_after
+from soci_index_builder.store.remote.errors import parse_retry_after, redact_url
 from tests.fixtures.registry import FakeRequest, FakeResponse
 
 if TYPE_CHECKING:

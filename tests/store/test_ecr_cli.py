@@ -45,3 +45,79 @@ def test_dualstack_host(ecr: EcrStandIn, capsys: pytest.CaptureFixture[str]) -> 
         ecr.host,  # the image pushed by the test
         ecr.dualstack_host,
     }
+
+
+@pytest.fixture
+def token_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Regions GetAuthorizationToken was called for (the real boto3 call, counted)."""
+    from soci_index_builder.store.remote import ecr as ecr_module
+
+    calls: list[str] = []
+    real = ecr_module._boto3_client
+
+    def counting(region: str) -> object:
+        calls.append(region)
+        return real(region)
+
+    monkeypatch.setattr(ecr_module, "_boto3_client", counting)
+    return calls
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from soci_index_builder.store.remote import retry
+
+    monkeypatch.setattr(retry, "DEFAULT_POLICY", retry.RetryPolicy(backoff_base=0.01))
+
+
+def test_token_fetched_once_despite_expiry_in_the_past(
+    ecr: EcrStandIn, token_fetches: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto's expiresAt lies in 2015: the token is still reused, not fetched per request."""
+    push_image(ecr.repository("cli/cache"), "1.0", [_layer(4)])
+    token_fetches.clear()
+    ecr.requests.clear()
+    assert main(["index", f"{ecr.host}/cli/cache:1.0", *SMALL, *ecr.cli_options()]) == 0
+    assert token_fetches == [ecr.region]
+    assert len([r for r in ecr.ecr_requests() if r.authorization]) > 10
+
+
+def test_token_rejected_early_is_fetched_again_once(
+    ecr: EcrStandIn, token_fetches: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(ecr.repository("cli/expired"), "1.0", [_layer(5)])
+    token_fetches.clear()
+    ecr.behaviours.expire_tokens = 1
+    ref = f"{ecr.host}/cli/expired:1.0"
+    assert main(["index", ref, *SMALL, *ecr.cli_options(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "built"
+    assert token_fetches == [ecr.region, ecr.region]
+    ecr.behaviours.expire_tokens = 2  # rejected again after the new token: one line, exit 1
+    assert main(["index", ref, *SMALL, *ecr.cli_options(), "--replace-tag"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "403" in err and "expired" in err and "\n" not in err
+
+
+def test_six_throttled_manifest_puts_are_ridden_out(
+    ecr: EcrStandIn, fast_retries: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(ecr.repository("cli/throttle"), "1.0", [_layer(6)])
+    ecr.behaviours.throttle_manifest_puts = 6
+    ref = f"{ecr.host}/cli/throttle:1.0"
+    assert main(["index", ref, *SMALL, *ecr.cli_options(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "built"
+    throttled = [r for r in ecr.ecr_requests() if r.method == "PUT" and "/manifests/" in r.path]
+    assert len(throttled) >= 7 and ecr.behaviours.throttle_manifest_puts == 0
+
+
+def test_default_parts_respect_ecr_part_rules(ecr: EcrStandIn) -> None:
+    import io
+    import os
+
+    from soci_index_builder.digest import sha256_digest
+
+    data = os.urandom(21 << 20)  # 10 MiB + 10 MiB + 1 MiB
+    repo = ecr.repository("cli/parts")
+    assert repo.push_blob_stream(io.BytesIO(data)) == (sha256_digest(data), len(data))
+    patches = [r for r in ecr.ecr_requests() if r.method == "PATCH"]
+    assert [r.body_size for r in patches] == [10 << 20, 10 << 20, 1 << 20]

@@ -10,6 +10,7 @@ from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import RegistryError
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.store.remote.repository import RemoteRepository
+from soci_index_builder.store.remote.retry import RetryPolicy
 from soci_index_builder.streams import copy_stream
 from tests.fixtures.ecr import EcrStandIn
 
@@ -82,7 +83,7 @@ def test_immutable_tags_refuse_overwrites_but_not_exclusions(ecr: EcrStandIn) ->
 
 
 def test_throttled_manifest_puts_answer_429(ecr: EcrStandIn) -> None:
-    repo = ecr.repository("standin/throttle", max_attempts=1)
+    repo = ecr.repository("standin/throttle", retry_policy=RetryPolicy(throttle_attempts=1))
     ecr.behaviours.throttle_manifest_puts = 1
     with pytest.raises(RegistryError) as caught:
         _push_image(repo, "v1")
@@ -135,3 +136,19 @@ def test_expired_token_answers_403_denied(ecr: EcrStandIn) -> None:
     assert "expired" in str(caught.value)
     ecr.behaviours.expire_tokens = 0
     assert repo.resolve("v1") is not None
+
+
+def test_reset_download_resumes_with_range_at_s3(ecr: EcrStandIn) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    repo = ecr.repository("standin/resume")
+    digest = sha256_digest(data)
+    repo.push_blob(digest, data)
+    ecr.requests.clear()
+    ecr.behaviours.reset_s3_downloads = 1
+    sink = io.BytesIO()
+    with repo.open_blob(digest, len(data)) as reader:
+        copy_stream(reader, sink)
+    assert sink.getvalue() == data
+    downloads = ecr.s3_downloads()
+    assert [r.headers.get("range") for r in downloads] == [None, f"bytes={len(data) // 2}-"]
+    assert all(r.authorization is None for r in downloads)

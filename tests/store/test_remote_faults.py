@@ -139,7 +139,7 @@ def test_dropped_connection_is_transient_after_bounded_retries(fake_server: Make
     with pytest.raises(RegistryError) as caught:
         server.client(max_attempts=4).repository("app").has_blob(BLOB_DIGEST)
     assert caught.value.transient and caught.value.status is None
-    assert "connection failed after 4 attempts" in str(caught.value)
+    assert "connection failed" in str(caught.value)
     assert len(server.requests) == 4
 
 

@@ -20,6 +20,7 @@ from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import RegistryError
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.store.remote import uploads
+from soci_index_builder.store.remote.retry import RetryPolicy
 from tests.fixtures.registry import FakeRequest, FakeResponse
 
 if TYPE_CHECKING:
@@ -69,8 +70,10 @@ def test_race_answer_is_retried(fake_server: MakeServer) -> None:
 
 
 def test_persistent_race_answer_is_transient(fake_server: MakeServer) -> None:
+    """Bounded by the busy budget (race answers are waited out like throttling)."""
     server = fake_server(_scripted(failures=100))
-    repo = server.client(max_attempts=3).repository("app")
+    policy = RetryPolicy(max_attempts=1, throttle_attempts=3, backoff_base=0.001)
+    repo = server.client(retry_policy=policy).repository("app")
     with pytest.raises(RegistryError) as caught:
         repo.push_manifest(MANIFEST, mt.OCI_IMAGE_MANIFEST, "v1")
     assert caught.value.code == "DIGEST_INVALID" and caught.value.status == 400

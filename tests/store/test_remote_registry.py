@@ -88,13 +88,13 @@ def test_chunked_blob_upload(registry: LocalRegistry, size: int) -> None:
 def test_chunked_upload_sends_several_patches(registry: LocalRegistry) -> None:
     repo = _repo(registry, chunk_size=64 << 10)
     methods: list[str] = []
-    original = repo.client.transport.request
+    original = repo.client.transport.send
 
     def counting(method: str, url: str, **kwargs: Any) -> Any:
         methods.append(method)
         return original(method, url, **kwargs)
 
-    repo.client.transport.request = counting  # type: ignore[method-assign]
+    repo.client.transport.send = counting  # type: ignore[method-assign]
     repo.push_blob_stream(io.BytesIO(os.urandom(200_000)))
     assert methods.count("PATCH") == 4 and methods[-1] == "PUT"
 

@@ -1,7 +1,8 @@
 """``soci-index-builder index REF``: index a whole image in a layout or a registry.
 
-REF is ``oci:DIR[:TAG|@DIGEST]`` or ``host[:port]/repo[:TAG|@DIGEST]``. ECR hosts get ECR
-credentials, other registries are accessed anonymously. Exit codes as in ``cli.main``.
+REF is ``oci:DIR[:TAG|@DIGEST]`` or ``host[:port]/repo[:TAG|@DIGEST]``. Credentials come from
+the keychain (docs/credentials.md): ECR tokens for ECR hosts, docker/containers auth files and
+credential helpers for other registries. Exit codes as in ``cli.main``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from ..errors import ConfigError, InvalidReferenceError
@@ -54,6 +56,24 @@ def add_index_parser(commands: Any) -> None:
     p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
+    add_connection_options(p)
+    p.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="give up (exit 1) after this long overall, retries and slow transfers included",
+    )
+    p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
+    p.add_argument(
+        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+    )
+    p.set_defaults(handler=run_index)
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """How to reach and authenticate to the registry (``index`` and ``backfill``)."""
     p.add_argument("--plain-http", action="store_true", help="talk HTTP to the registry")
     p.add_argument(
         "--ca-bundle",
@@ -69,19 +89,26 @@ def add_index_parser(commands: Any) -> None:
         help="connect to ADDRESS:PORT for requests to HOST:PORT, keeping HOST for TLS "
         "(like curl --connect-to; repeatable)",
     )
-    p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
     p.add_argument(
-        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+        "--credentials",
+        choices=["auto", "ecr", "config", "none"],
+        default="auto",
+        help="auto: ECR tokens for ECR hosts, auth files for others (default); ecr: ECR only; "
+        "config: auth files only (docker config.json, containers auth.json, helpers); "
+        "none: anonymous",
     )
-    p.set_defaults(handler=run_index)
+    p.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="docker config.json or containers auth.json to use instead of the default files",
+    )
 
 
 def run_index(args: argparse.Namespace) -> int:
     """Run ``index``; returns the exit code (SociError propagates to ``cli.main``)."""
     from ..soci.build import build_image_index
 
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
         settings = _settings(args)
         repo, reference, source_tag = open_reference(
@@ -89,6 +116,9 @@ def run_index(args: argparse.Namespace) -> int:
             plain_http=args.plain_http,
             ca_bundle=args.ca_bundle,
             connect_to=dict(args.connect_to),
+            credentials=args.credentials,
+            auth_file=args.auth_file,
+            deadline=deadline,
         )
     except (ConfigError, InvalidReferenceError) as exc:
         print(f"usage error: {exc}", file=sys.stderr)
@@ -98,7 +128,9 @@ def run_index(args: argparse.Namespace) -> int:
         from .progress import TerminalProgress
 
         progress = TerminalProgress(sys.stderr)
-    result = build_image_index(repo, reference, settings, source_tag=source_tag, progress=progress)
+    result = build_image_index(
+        repo, reference, settings, source_tag=source_tag, deadline=deadline, progress=progress
+    )
     _print_result(result, args.json)
     if not args.verify or settings.dry_run:
         return EXIT_OK
@@ -115,8 +147,15 @@ def open_reference(
     plain_http: bool = False,
     ca_bundle: str | None = None,
     connect_to: dict[str, str] | None = None,
+    credentials: str = "auto",
+    auth_file: str | None = None,
+    deadline: float | None = None,
 ) -> tuple[Repository, str, str | None]:
-    """(repository, manifest reference, source tag) for a CLI ``REF``."""
+    """(repository, manifest reference, source tag) for a CLI ``REF``.
+
+    Registry credentials come from the keychain (``store/remote/keychain.py``, mode
+    ``credentials``); ``deadline`` (monotonic) bounds every request, retry and transfer.
+    """
     from ..oci.reference import parse_reference
 
     ref = parse_reference(text)
@@ -126,16 +165,18 @@ def open_reference(
 
         return LayoutRepository(ref.repository), ref.manifest_reference, source_tag
     from ..store.remote.client import RegistryClient
-    from ..store.remote.ecr import EcrCredentialsProvider
-    from ..store.remote.ecr_hosts import is_ecr_host
+    from ..store.remote.keychain import MODES, Keychain
 
-    credentials = EcrCredentialsProvider() if is_ecr_host(ref.registry) else None
+    mode = next((m for m in MODES if m == credentials), None)
+    if mode is None:
+        raise ConfigError(f"--credentials must be one of {', '.join(MODES)}")
     client = RegistryClient(
         ref.registry,
-        credentials=credentials,
+        credentials=Keychain(mode, auth_file=auth_file),
         plain_http=plain_http,
         ca_bundle=ca_bundle,
         connect_to=connect_to,
+        deadline=deadline,
     )
     return client.repository(ref.repository), ref.manifest_reference, source_tag
 
@@ -206,6 +247,16 @@ def _connect_to(text: str) -> tuple[str, str]:
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError("expected HOST:PORT:ADDRESS:PORT")
     return f"{host.lower()}:{port}", address
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
 
 
 def _non_negative(text: str) -> int:

@@ -20,6 +20,7 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .backfill_cmd import add_backfill_parser
     from .index_cmd import add_index_parser
     from .ztoc_cmd import add_ztoc_parser
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_ztoc_parser(commands)
     add_index_parser(commands)
+    add_backfill_parser(commands)
     demo = commands.add_parser(
         "demo",
         help="index a sample two-platform image built from files on this machine",

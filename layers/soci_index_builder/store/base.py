@@ -90,6 +90,19 @@ class ReferrersLister(Protocol):
         ...
 
 
+@runtime_checkable
+class ManifestDeleter(Protocol):
+    """Optional: delete a manifest by digest (pruning, docs/fleet.md section 3).
+
+    The manifest and every tag pointing at it go; blobs are left to the registry's garbage
+    collection. Only the fleet pruner calls it, on manifests it proved the builder made.
+    """
+
+    def delete_manifest(self, digest: str) -> None:
+        """Delete the manifest ``digest``; NotFoundError if it is already gone."""
+        ...
+
+
 class BlobRanges:
     """A blob of a repository seen as a RangeReader (zTOC extraction over the network)."""
 

@@ -163,6 +163,16 @@ class LayoutRepository:
             self._set_tag(tag, Descriptor(media_type, digest, len(raw), {REF_NAME_ANNOTATION: tag}))
         return digest
 
+    def delete_manifest(self, digest: str) -> None:
+        """Drop every index.json entry (tag) naming ``digest``; the blob stays (shared content)."""
+        validate_digest(digest)
+        with self._index_lock:
+            index = self.read_index()
+            kept = tuple(d for d in index.manifests if d.digest != digest)
+            if len(kept) == len(index.manifests) and not self.has_blob(digest):
+                raise NotFoundError(f"{self.name}: no manifest {digest}", code="MANIFEST_UNKNOWN")
+            self._write_index(replace(index, manifests=kept))
+
     # --- internals --------------------------------------------------------------------------
 
     def _initialise(self) -> None:

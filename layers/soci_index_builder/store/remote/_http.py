@@ -18,6 +18,7 @@ from ...digest import DigestingReader
 from ...errors import ManifestError, RegistryError
 from ...streams import read_exactly
 from .errors import finish_response, redact_url, stream_error
+from .retry import RetryPolicy, check_deadline
 from .transport import discard
 
 if TYPE_CHECKING:
@@ -32,20 +33,40 @@ MAX_PAGES = 10_000
 _SKIP_CHUNK = 1 << 20
 _LINK_NEXT_RE = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 
-__all__ = ["Body", "base_media_type", "discard", "pages", "parse_json", "read_capped", "verified"]
+__all__ = [
+    "Body",
+    "ResumableBody",
+    "base_media_type",
+    "discard",
+    "pages",
+    "parse_json",
+    "read_capped",
+    "verified",
+]
 
 
 class Body:
-    """A streamed response body as a :class:`~...streams.Readable`; ``close()`` releases it."""
+    """A streamed response body as a :class:`~...streams.Readable`; ``close()`` releases it.
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, what: str) -> None:
+    Reads stop with DeadlineExceededError once ``deadline`` (monotonic) has passed: socket
+    timeouts alone never end a server that drips a byte at a time.
+    """
+
+    def __init__(
+        self, response: urllib3.BaseHTTPResponse, what: str, deadline: float | None = None
+    ) -> None:
         self._response = response
         self._what = what
+        self._deadline = deadline
         self.eof = False
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
+        check_deadline(self._deadline, self._what)
         try:
-            data = self._response.read(len(buffer), decode_content=False)
+            if self._deadline is None:
+                data = self._response.read(len(buffer), decode_content=False)
+            else:  # what one receive brings: read() would wait for all of a dripped buffer
+                data = self._response.read1(len(buffer), decode_content=False)
         except HTTPError as exc:
             raise stream_error(exc, self._what) from exc
         n = len(data)
@@ -76,11 +97,79 @@ class Body:
             self.read_upto(1)  # reach EOF so that the connection can be reused
         return data
 
+    def skip_to(self, offset: int) -> Body:
+        """Position at ``offset`` of the blob: check a 206's start, or skip a 200's first bytes."""
+        if not offset:
+            return self
+        if self._response.status == 206:
+            first = _content_range_start(self._response.headers.get("Content-Range"))
+            if first != offset:
+                self.close()
+                raise RegistryError(f"{self._what}: asked bytes from {offset}, got from {first}")
+            return self
+        skipped = 0
+        while skipped < offset and (n := len(self.read_upto(min(_SKIP_CHUNK, offset - skipped)))):
+            skipped += n
+        if skipped < offset:
+            self.close()
+            raise RegistryError(f"{self._what}: shorter than the {offset} bytes already read")
+        return self
+
     def close(self) -> None:
         finish_response(self._response, drained=self.eof)
 
 
-def verified(body: Body, digest: str, size: int | None, what: str) -> DigestingReader:
+class ResumableBody:
+    """A blob body that survives lost connections: reopened with ``Range`` where it broke.
+
+    ``open_at(offset, retry)`` returns a :class:`Body` positioned at ``offset``. The first
+    open uses the client's request retries; later ones are single attempts counted, with the
+    failures of the stream itself, against the one :class:`~.retry.RetryPolicy` (progress
+    renews the budget, the deadline bounds it all).
+    """
+
+    def __init__(
+        self,
+        open_at: Callable[[int, bool], Body],
+        policy: RetryPolicy,
+        deadline: float | None,
+        what: str,
+    ) -> None:
+        self._open_at = open_at
+        self._policy = policy
+        self._deadline = deadline
+        self._what = what
+        self._offset = 0
+        self._failures = 0
+        self._body: Body | None = open_at(0, True)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        while True:
+            try:
+                if self._body is None:
+                    self._body = self._open_at(self._offset, False)
+                n = self._body.readinto(buffer)
+            except RegistryError as exc:
+                if not exc.transient:
+                    raise
+                self.close()
+                self._failures += 1
+                self._policy.wait(self._failures, exc, self._deadline, self._what)
+                continue
+            if n:
+                self._failures = 0
+            self._offset += n
+            return n
+
+    def close(self) -> None:
+        if self._body is not None:
+            body, self._body = self._body, None
+            body.close()
+
+
+def verified(
+    body: Body | ResumableBody, digest: str, size: int | None, what: str
+) -> DigestingReader:
     """Wrap ``body`` so that EOF raises DigestMismatchError unless it hashes to ``digest``."""
     return DigestingReader(body, digest, size, what=what)
 
@@ -90,13 +179,14 @@ def read_capped(
     limit: int,
     what: str,
     error: Callable[[str], Exception] = ManifestError,
+    deadline: float | None = None,
 ) -> bytes:
     """The whole body if it is at most ``limit`` bytes, else ``error`` (checked before reading)."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limit:
         finish_response(response, drained=False)
         raise error(f"{what}: {length} bytes is over the {limit}-byte limit")
-    body = Body(response, what)
+    body = Body(response, what, deadline)
     try:
         data = body.read_upto(limit + 1)  # shorter means EOF was reached: connection reusable
     finally:
@@ -142,9 +232,8 @@ def pages(
         response = client.request(
             "GET", url, scopes=scopes, headers=headers, stream=True, what=what
         )
-        yield parse_json(
-            read_capped(response, MAX_PAGE_SIZE, what, RegistryError), what, RegistryError
-        )
+        raw = read_capped(response, MAX_PAGE_SIZE, what, RegistryError, client.deadline)
+        yield parse_json(raw, what, RegistryError)
         match = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
         url = urljoin(url, match.group(1)) if match else None
 

@@ -46,7 +46,9 @@ class Credentials(NamedTuple):
         return f"Credentials(username={self.username!r}, password='***')"
 
 
-#: Host (``name[:port]``) -> credentials, or None for anonymous access.
+#: Host (``name[:port]``) -> credentials, or None for anonymous access. A provider may also
+#: have ``invalidate(host) -> bool``: forget cached credentials after the registry rejected
+#: them, True when asking again can give different ones (ECR tokens; not a static password).
 CredentialsProvider = Callable[[str], Credentials | None]
 
 
@@ -116,22 +118,34 @@ class Authenticator:
             token = self._fetch_token(challenge, scopes)
             return {"Authorization": f"Bearer {token}"}
 
-    def on_challenge(self, header: str | None, scopes: tuple[str, ...], sent: bool) -> bool:
-        """Learn from a 401; True when sending the request again can succeed.
+    def on_rejection(
+        self, status: int, header: str | None, scopes: tuple[str, ...], sent: bool
+    ) -> bool:
+        """Learn from a 401 or 403 of the registry; True when sending once more can succeed.
 
-        ``sent`` tells whether the failed request already carried credentials of that scheme:
-        then Basic credentials were wrong, and a Bearer token is re-fetched at most once.
+        ``sent`` tells whether the rejected request carried credentials. A 401 without them
+        teaches the scheme (``WWW-Authenticate``). With them, or on a 403 (ECR's "token
+        expired"), the cached token and the provider's credentials are dropped, so that the
+        next :meth:`headers` fetches them again: worth one more try only when they can change.
+        The caller sends once more at most, so a token is fetched again once per request.
         """
-        challenge = parse_challenge(header)
-        if challenge is None or challenge.scheme not in ("basic", "bearer"):
-            return False
+        challenge = parse_challenge(header) if status == 401 else None
         with self._lock:
-            known = self._challenge is not None and self._challenge.scheme == challenge.scheme
-            self._challenge = challenge
+            if challenge is not None and challenge.scheme in ("basic", "bearer"):
+                self._challenge = challenge
+            elif status == 401 or self._challenge is None:
+                return False  # no usable challenge: nothing to answer with
             self._tokens.pop(scopes, None)
-            if challenge.scheme == "basic":
-                return self._credentials() is not None and not (sent and known)
-            return True
+            scheme = self._challenge.scheme
+            renewed = self._invalidate() if sent else False
+            if scheme == "bearer":
+                return True  # a new token from the realm (with renewed credentials, if any)
+            return self._credentials() is not None and (renewed or not sent)
+
+    def _invalidate(self) -> bool:
+        """Ask the provider to forget ``host``'s credentials; True if new ones may differ."""
+        invalidate = getattr(self._provider, "invalidate", None)
+        return bool(invalidate(self._host)) if callable(invalidate) else False
 
     def _credentials(self) -> Credentials | None:
         return self._provider(self._host) if self._provider else None
@@ -148,7 +162,7 @@ class Authenticator:
         url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
         credentials = self._credentials()
         headers = {"Authorization": basic_header(credentials)} if credentials else {}
-        response = self._transport.request("GET", url, headers=headers)
+        response = self._transport.send("GET", url, headers=headers).response
         if response.status != 200:
             raise error_from_response(response, "GET", url, f"token request for {self._host}")
         what = f"token response for {self._host}"

@@ -19,6 +19,10 @@ from .ecr_hosts import parse_ecr_host
 
 #: Renew a token this long before ECR says it expires (12 h tokens; 30 min of slack is cheap).
 EXPIRY_MARGIN = 30 * 60
+#: Keep a token at least this long whatever its ``expiresAt`` says (a wrong clock, or an
+#: emulator's date in the past, must not cost a GetAuthorizationToken per request); a token
+#: that really expired is rejected with 403 and fetched again then (``invalidate``).
+MIN_TOKEN_REUSE = 5 * 60
 
 
 class EcrCredentialsProvider:
@@ -26,7 +30,8 @@ class EcrCredentialsProvider:
 
     ``client_factory(region)`` returns a boto3 ECR client (default: ``boto3.client("ecr")``);
     ``clock`` returns epoch seconds (tests). Tokens are cached per region until
-    ``expiresAt - margin``.
+    ``expiresAt - margin``, but at least :data:`MIN_TOKEN_REUSE` seconds, and dropped when the
+    registry rejects them (:meth:`invalidate`).
     """
 
     def __init__(
@@ -49,16 +54,34 @@ class EcrCredentialsProvider:
         region = parsed.region
         with self._lock:
             cached = self._cache.get(region)
-            if cached and cached[1] - self._margin > self._clock():
+            now = self._clock()
+            if cached and cached[1] > now:
                 return cached[0]
             credentials, expires_at = self._fetch(region)
-            self._cache[region] = (credentials, expires_at)
+            reuse_until = max(expires_at - self._margin, now + MIN_TOKEN_REUSE)
+            self._cache[region] = (credentials, reuse_until)
             return credentials
+
+    def invalidate(self, host: str) -> bool:
+        """Forget the token of ``host``'s region (the registry rejected it): True for ECR."""
+        parsed = parse_ecr_host(host)
+        if parsed is None:
+            return False
+        with self._lock:
+            self._cache.pop(parsed.region, None)
+        return True
 
     def _fetch(self, region: str) -> tuple[Credentials, float]:
         """Call GetAuthorizationToken and decode ``base64("AWS:<password>")``."""
         try:
-            response = self._client_factory(region).get_authorization_token()
+            client = self._client_factory(region)
+        except ImportError:
+            raise RegistryError(
+                f"ECR {region}: credentials need boto3 (pip install 'soci-index-builder[aws]'),"
+                " or use --credentials config after docker login"
+            ) from None
+        try:
+            response = client.get_authorization_token()
             data = response["authorizationData"][0]
             user, sep, password = (
                 base64.b64decode(data["authorizationToken"]).decode().partition(":")

@@ -8,8 +8,10 @@ request headers (credentials), the way ggcr's ``transport.Error`` + ``redact.URL
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -104,15 +106,39 @@ def error_from_response(
     if status == 404:
         return NotFoundError(message, code=code)
     transient = status in TRANSIENT_STATUSES or code in TRANSIENT_CODES or code in transient_codes
-    return RegistryError(message, status=status, code=code, transient=transient)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return RegistryError(
+        message, status=status, code=code, transient=transient, retry_after=retry_after
+    )
 
 
-def connection_error(exc: BaseException, method: str, url: str, attempts: int) -> RegistryError:
-    """A network failure (refused, reset, timed out) after ``attempts`` tries: transient."""
+class ConnectError(RegistryError):
+    """No connection could be made: nothing was sent, so even a non-idempotent request can be
+    sent again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def connection_error(exc: BaseException, method: str, url: str, *, unsent: bool) -> RegistryError:
+    """A network failure (refused, reset, timed out): transient; ConnectError when ``unsent``."""
     reason = redact_text(f"{type(exc).__name__}: {exc}")
-    tries = f" after {attempts} attempts" if attempts > 1 else ""
-    message = f"{method} {redact_url(url)}: connection failed{tries} ({reason})"
-    return RegistryError(message, transient=True)
+    message = f"{method} {redact_url(url)}: connection failed ({reason})"
+    return ConnectError(message) if unsent else RegistryError(message, transient=True)
 
 
 def stream_error(exc: BaseException, what: str) -> RegistryError:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...digest import sha256_digest, validate_digest
-from ...errors import DigestMismatchError, ManifestError, NotFoundError, RegistryError
+from ...errors import DigestMismatchError, ManifestError, NotFoundError
 from ...oci import mediatypes as mt
 from ...oci.reference import validate_manifest_reference, validate_repository, validate_tag
 from ..base import MAX_MANIFEST_SIZE, ManifestInfo, RawManifest
@@ -63,7 +63,9 @@ class RemoteRepository:
             stream=True,
             what=what,
         )
-        raw = _http.read_capped(response, MAX_MANIFEST_SIZE, what, ManifestError)
+        raw = _http.read_capped(
+            response, MAX_MANIFEST_SIZE, what, ManifestError, self.client.deadline
+        )
         digest = sha256_digest(raw)
         header = response.headers.get("Docker-Content-Digest", "")
         expected = reference if reference.startswith("sha256:") else header
@@ -109,30 +111,23 @@ class RemoteRepository:
         return digest
 
     def _put_manifest(self, reference: str, raw: bytes, media_type: str, digest: str) -> None:
-        """One manifest PUT, redone after a race answer (MANIFEST_PUSH_RACE_CODES).
+        """One manifest PUT, under the client's retry policy.
 
-        A PUT of the same bytes is idempotent, so concurrent deliveries of one push converge:
-        the retry succeeds once the other client's rewrite of the shared link file is done.
+        Besides throttling (ECR's PutImage quota) and server failures, race answers
+        (MANIFEST_PUSH_RACE_CODES) are retried: a PUT of the same bytes is idempotent, so
+        concurrent deliveries of one push converge once the other client's write is done.
         """
         what = self._what("manifest push", reference)
-        attempts = self.client.transport.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self.client.request(
-                    "PUT",
-                    f"{self._url}/manifests/{reference}",
-                    scopes=self._push,
-                    headers={"Content-Type": media_type},
-                    body=raw,
-                    ok=(200, 201, 202, 204),
-                    what=what,
-                    transient_codes=MANIFEST_PUSH_RACE_CODES,
-                )
-                break
-            except RegistryError as exc:
-                if exc.code not in MANIFEST_PUSH_RACE_CODES or attempt == attempts:
-                    raise
-                self.client.transport.backoff(attempt)
+        response = self.client.request(
+            "PUT",
+            f"{self._url}/manifests/{reference}",
+            scopes=self._push,
+            headers={"Content-Type": media_type},
+            body=raw,
+            ok=(200, 201, 202, 204),
+            what=what,
+            transient_codes=MANIFEST_PUSH_RACE_CODES,
+        )
         stored = response.headers.get("Docker-Content-Digest", "")
         if stored.startswith("sha256:") and stored != digest:
             raise DigestMismatchError(digest, stored, what)
@@ -141,9 +136,34 @@ class RemoteRepository:
 
     @contextmanager
     def open_blob(self, digest: str, size: int | None = None) -> Iterator[Readable]:
-        """Stream a blob; the reader raises DigestMismatchError at EOF on wrong bytes."""
-        with self._open(digest) as body:
-            yield _http.verified(body, digest, size, self._what("blob", digest))
+        """Stream a blob; the reader raises DigestMismatchError at EOF on wrong bytes.
+
+        A connection lost mid-blob is resumed with a Range request from the byte reached
+        (:class:`~._http.ResumableBody`); the digest still covers the whole stream.
+        """
+        validate_digest(digest)
+        what = self._what("blob", digest)
+        url = f"{self._url}/blobs/{digest}"
+
+        def open_at(offset: int, retry: bool) -> _http.Body:
+            headers = {"Range": f"bytes={offset}-"} if offset else None
+            response = self.client.request(
+                "GET",
+                url,
+                scopes=self._pull,
+                headers=headers,
+                ok=(200, 206) if offset else (200,),
+                stream=True,
+                what=what,
+                retry=retry,
+            )
+            return _http.Body(response, what, self.client.deadline).skip_to(offset)
+
+        body = _http.ResumableBody(open_at, self.client.retry, self.client.deadline, what)
+        try:
+            yield _http.verified(body, digest, size, what)
+        finally:
+            body.close()
 
     @contextmanager
     def _open(self, digest: str, headers: dict[str, str] | None = None) -> Iterator[_http.Body]:
@@ -157,7 +177,7 @@ class RemoteRepository:
             stream=True,
             what=self._what("blob", digest),
         )
-        body = _http.Body(response, self._what("blob", digest))
+        body = _http.Body(response, self._what("blob", digest), self.client.deadline)
         try:
             yield body
         finally:
@@ -200,6 +220,17 @@ class RemoteRepository:
         validate_repository(from_repository)
         scopes = (*self._push, repository_scope(from_repository, "pull"))
         return uploads.mount(self.client, self._url, scopes, digest, from_repository)
+
+    def delete_manifest(self, digest: str) -> None:
+        """DELETE by digest: the registry drops the manifest and the tags pointing at it."""
+        validate_digest(digest)
+        self.client.request(
+            "DELETE",
+            f"{self._url}/manifests/{digest}",
+            scopes=(repository_scope(self.path, "pull,push,delete"),),
+            ok=(200, 202),
+            what=self._what("manifest delete", digest),
+        )
 
     # --- listings -----------------------------------------------------------------------
 

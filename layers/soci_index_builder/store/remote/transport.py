@@ -1,65 +1,54 @@
-"""HTTP for registries: one urllib3 pool, timeouts, bounded retries, safe redirects.
+"""HTTP for registries: one urllib3 pool, timeouts, safe redirects; one attempt per call.
 
-Retries use exponential backoff with full jitter (capped, ``Retry-After`` honoured) on 429, on
-5xx and on connection/read failures; other 4xx answers are returned at once. Redirects are
-followed here, not by urllib3, so the rule is visible: ``Authorization`` never goes to another
-origin (ECR answers blob GETs with 307 to a presigned S3 URL that must not see the token).
+Retries are not made here but by the client's one policy (``retry.py``). Redirects are followed
+here, not by urllib3, so the rule is visible: ``Authorization`` never goes to another origin
+(ECR answers blob GETs with 307 to a presigned S3 URL that must not see the token), and the
+caller learns which origin answered, so that a redirect target's challenge is never answered
+with the registry's credentials.
 """
 
 from __future__ import annotations
 
-import email.utils
-import random
-import time
 from collections.abc import Mapping
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, SSLError
 
 from ...errors import RegistryError
-from .errors import (
-    TRANSIENT_STATUSES,
-    connection_error,
-    finish_response,
-    redact_text,
-    redact_url,
-)
+from .errors import connection_error, finish_response, redact_text, redact_url
+from .retry import remaining
 
 #: Seconds to wait for a TCP/TLS connection (a registry that does not accept in 10 s is down).
 CONNECT_TIMEOUT = 10.0
 #: Default seconds between two reads of a response (large blobs stream for longer in total).
 READ_TIMEOUT = 60.0
-#: Tries per request, the first one included.
-MAX_ATTEMPTS = 5
-#: First backoff ceiling in seconds; doubles per attempt up to :data:`MAX_BACKOFF`.
-BACKOFF_BASE = 0.5
-MAX_BACKOFF = 20.0
 #: Redirect hops followed per request (registry -> CDN/S3 is one).
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _NOT_FORWARDED = ("authorization", "cookie")
 
 
+class Exchange(NamedTuple):
+    """A response (body unread) and the URL that answered it, after redirects."""
+
+    response: urllib3.BaseHTTPResponse
+    url: str
+
+
 class Transport:
-    """Sends requests with retries and redirects; knows nothing of OCI or of auth schemes."""
+    """Sends one request and follows its redirects; knows nothing of OCI, auth or retries."""
 
     def __init__(
         self,
         *,
         timeout: float = READ_TIMEOUT,
-        max_attempts: int = MAX_ATTEMPTS,
-        backoff_base: float = BACKOFF_BASE,
-        max_backoff: float = MAX_BACKOFF,
         ca_bundle: str | None = None,
         connect_to: Mapping[str, str] | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        self.max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._max_backoff = max_backoff
-        self._timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout)
+        self._read_timeout = timeout
+        self._connect_timeout = min(CONNECT_TIMEOUT, timeout)
         self._pool = urllib3.PoolManager(num_pools=16, maxsize=8, block=False, ca_certs=ca_bundle)
         self._connect_to = {k.lower(): split_host_port(v) for k, v in (connect_to or {}).items()}
 
@@ -67,54 +56,46 @@ class Transport:
         """Close every pooled connection."""
         self._pool.clear()
 
-    def request(
+    def send(
         self,
         method: str,
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
-        idempotent: bool = True,
-    ) -> urllib3.BaseHTTPResponse:
-        """Send, retrying transient failures; returns the final response whatever its status.
+        deadline: float | None = None,
+    ) -> Exchange:
+        """One attempt; the response whatever its status, its body left for the caller.
 
-        The body is left unread: the caller reads it (capped) and releases it. A non-idempotent
-        request (an upload PATCH) is retried only on 429, which the server sends before acting,
-        and when the connection could not be made at all.
-        Raises a transient :class:`RegistryError` when the network fails on the last attempt.
+        Socket timeouts never reach past ``deadline``. Network failures raise a transient
+        RegistryError (a ConnectError when nothing was sent); TLS failures a permanent one.
         """
-        for attempt in range(1, self.max_attempts + 1):
-            last = attempt == self.max_attempts
-            try:
-                response = self._follow(method, url, dict(headers or {}), body)
-            except SSLError as exc:  # certificate problems do not heal with time
-                reason = redact_text(str(exc))
-                raise RegistryError(f"{method} {redact_url(url)}: TLS error ({reason})") from exc
-            except HTTPError as exc:
-                unsent = isinstance(exc, ConnectTimeoutError)  # nothing reached the server
-                if last or not (idempotent or unsent):
-                    raise connection_error(exc, method, url, attempt) from exc
-                self.backoff(attempt)
-                continue
-            retryable = response.status == 429 or (
-                idempotent and response.status in TRANSIENT_STATUSES
-            )
-            if last or not retryable:
-                return response
-            retry_after = response.headers.get("Retry-After")
-            discard(response)
-            self.backoff(attempt, retry_after)
-        raise AssertionError("unreachable")  # pragma: no cover
+        left = remaining(deadline)
+        read = self._read_timeout if left is None else max(0.001, min(self._read_timeout, left))
+        timeout = urllib3.Timeout(connect=min(self._connect_timeout, read), read=read)
+        try:
+            return self._follow(method, url, dict(headers or {}), body, timeout)
+        except SSLError as exc:  # certificate problems do not heal with time
+            reason = redact_text(str(exc))
+            raise RegistryError(f"{method} {redact_url(url)}: TLS error ({reason})") from exc
+        except HTTPError as exc:
+            unsent = isinstance(exc, ConnectTimeoutError)  # NewConnectionError too
+            raise connection_error(exc, method, url, unsent=unsent) from exc
 
     def _follow(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> urllib3.BaseHTTPResponse:
-        """One attempt: send, then follow redirects, dropping credentials on origin change."""
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: urllib3.Timeout,
+    ) -> Exchange:
+        """Send, then follow redirects, dropping credentials on origin change."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(method, url, headers, body)
+            response = self._send(method, url, headers, body, timeout)
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
-                return response
+                return Exchange(response, url)
             discard(response)
             target = urljoin(url, location)
             _check_redirect(url, target)
@@ -126,7 +107,12 @@ class Transport:
         raise RegistryError(f"{method} {redact_url(url)}: more than {MAX_REDIRECTS} redirects")
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: urllib3.Timeout,
     ) -> urllib3.BaseHTTPResponse:
         """One HTTP exchange, to the address ``connect_to`` maps the URL's host:port to, if any.
 
@@ -145,7 +131,7 @@ class Transport:
                 preload_content=False,
                 redirect=False,
                 retries=False,
-                timeout=self._timeout,
+                timeout=timeout,
             )
         tls = {"server_hostname": host, "assert_hostname": host} if parts.scheme == "https" else {}
         pool = self._pool.connection_from_host(mapped[0], mapped[1], parts.scheme, tls)
@@ -158,31 +144,9 @@ class Transport:
             preload_content=False,
             redirect=False,
             retries=False,
-            timeout=self._timeout,
+            timeout=timeout,
             assert_same_host=False,
         )
-
-    def backoff(self, attempt: int, retry_after: str | None = None) -> None:
-        """Full-jitter exponential backoff, or the server's ``Retry-After`` (both capped)."""
-        delay = random.uniform(0, min(self._max_backoff, self._backoff_base * 2 ** (attempt - 1)))
-        asked = parse_retry_after(retry_after)
-        if asked is not None:
-            delay = min(self._max_backoff, asked)
-        time.sleep(delay)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
 
 
 def split_host_port(address: str) -> tuple[str, int]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from soci_index_builder.errors import ConfigError, SkipReason
+from .errors import ConfigError, SkipReason
 
 #: The value the CDK stack writes for "no rules" (SSM cannot hold an empty StringList).
 NO_RULES = "-"

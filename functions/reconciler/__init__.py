@@ -1,0 +1,1 @@
+"""The reconciler Lambda: converge the account's ECR repositories (docs/fleet.md)."""
