@@ -69,3 +69,11 @@ def test_columns_encode_to_a_ztoc_that_decodes_to_the_entries(items: list[FileMe
     assert encode_ztoc(Ztoc("0.9", "tool", 10, 20, tuple(items), info)) == raw
     expected = [e._replace(pax_records=tuple(sorted(e.pax_records, key=_key))) for e in items]
     assert list(decode_ztoc(raw).entries) == expected
+
+
+@pytest.mark.parametrize("field", ["uncompressed_offset", "uncompressed_size", "uid"])
+def test_a_field_out_of_range_is_a_value_error(field: str) -> None:
+    entry = FileMetadata("a", "reg", 0, 0, "", 0, 0, 0, "", "", "", 0, 0)._replace(**{field: 2**64})
+    info = CompressionInfo(CompressionAlgorithm.GZIP, 0, (), b"")
+    with pytest.raises(ValueError, match="out of range"):
+        encode_ztoc(Ztoc("0.9", "tool", 1, 1, (entry,), info))

@@ -297,5 +297,5 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
             fields.append((3, "q", ztoc.uncompressed_archive_size))
         fields.append((5, "U", info))
         return w.finish(w.table(6, fields))
-    except struct.error as exc:
+    except (struct.error, OverflowError) as exc:  # OverflowError: an offset/size column
         raise ValueError(f"zTOC field out of range: {exc}") from None
