@@ -115,11 +115,23 @@ _Group = tuple[bytes, int, int, int, int]
 #: :func:`_kind_info`: the string group, its ends (k1, k4, k8, k9), the presence bits, mode,
 #: uid, gid, devmajor, devminor.
 _KindInfo = tuple[bytes, int, int, int, int, int, int, int, int, int, int]
+
+
+def _single_piece(key_id: int, value: bytes, key_chunk: bytes) -> _Piece:
+    """The position-free part of a one-record Xattr vector (see ``_SINGLE``): the value's bytes
+    and padding, then the key string; with the last three fields of its ``_SINGLE`` pack."""
+    lv = len(value)
+    cv = lv + 8 - (lv & 3)  # the value string's size
+    return key_id, value + _TAIL[lv & 3] + key_chunk, (8, cv + 4, lv)
+
+
 #: A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs` writes
 #: it, in memory order: the vector (length 1, element 0 -> the table just after it), the table
 #: (soffset to the vtable, uoffsets of value and key), the value string's length; then the
 #: value's bytes and padding and the key string follow.
 _SINGLE = struct.Struct("<IIiIII").pack
+#: :func:`_single_piece`: (key id, the piece, the pack's last three fields).
+_Piece = tuple[int, bytes, tuple[int, int, int]]
 
 
 def _write_xattrs(
@@ -177,7 +189,7 @@ def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
 
 
 # Long on purpose (~60 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
-def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
+def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (the hot loop)
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
     Reads the columns directly: names, mod_times and PAX values are already encoded. Offsets
@@ -190,9 +202,13 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
     batch: list[bytes | bytearray] = []
     append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
-    names, name_ends, times, time_ends = toc.names, toc.name_ends, toc.times, toc.time_ends
-    values, value_ends, first_value = toc.values, toc.value_ends, toc.first_value
+    names, name_ends, time_ends = toc.names, toc.name_ends, toc.time_ends
+    value_ends, first_value = toc.value_ends, toc.first_value
     kind_values, key_sets = toc.kind_values, toc.key_sets
+    # bytes copies of the two columns whose slices are memo keys (repeating times and values)
+    times, values = bytes(toc.times), bytes(toc.values)
+    tchunks: dict[bytes, bytes] = {}
+    xpieces: dict[bytes, _Piece] = {}
     assert off & 3 == 0, "entries must start 4-aligned"
     for i, uoff, usize, kind_id, key_id in zip(
         range(len(toc) - 1, -1, -1),
@@ -212,28 +228,31 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:
             info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
         group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
         tb = times[time_ends[i] : time_ends[i + 1]]
-        t = len(tb)
-        k10 = k9 + t + 8 - (t & 3)
+        cm = tchunks.get(tb)
+        if cm is None:
+            if len(tchunks) >= _MEMO_LIMIT:
+                tchunks.clear()
+            cm = tchunks[tb] = U32(len(tb)) + tb + tail[len(tb) & 3]
+        k10 = k9 + len(cm)
         append(tail[n & 3])
         append(nb)
         append(U32(n))
         append(group)
-        append(tail[t & 3])
-        append(tb)
-        append(U32(t))
+        append(cm)
         if key_id:
             keys = key_sets[key_id]
             if xvt and len(keys) == 1:  # Xattr vtable already written: one pack
-                ck = strs[keys[0]]
                 v = first_value[i]
                 vb = values[value_ends[v] : value_ends[v + 1]]
-                lv = len(vb)
-                cv = lv + 8 - (lv & 3)  # the value string's size
-                strings = s0 + k10 + len(ck) + cv  # Offset() past the two strings
-                append(ck)
-                append(tail[lv & 3])
-                append(vb)
-                append(_SINGLE(1, 4, xvt - strings - 12, 8, cv + 4, lv))
+                x = xpieces.get(vb)
+                if x is None or x[0] != key_id:
+                    if len(xpieces) >= _MEMO_LIMIT:
+                        xpieces.clear()
+                    x = xpieces[vb] = _single_piece(key_id, vb, strs[keys[0]])
+                _, piece, head = x
+                strings = s0 + k10 + len(piece) + 4  # Offset() past the two strings
+                append(piece)
+                append(_SINGLE(1, 4, xvt - strings - 12, *head))
                 start = strings + 20
             else:
                 w.off = s0 + k10
