@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python bench/small_entries.py
 	$(BIN)/python bench/index_parallel.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/reuse.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

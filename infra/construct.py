@@ -21,6 +21,7 @@ from constructs import Construct
 from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 
 from .bundling import function_code, layer_code
+from .catalogue import ZtocCatalogue
 from .monitoring import BuilderMonitoring
 from .reconciler import FleetReconciler
 from .settings import RETENTION_DAYS, BuilderProps
@@ -81,6 +82,11 @@ class SociIndexBuilder(Construct):
             description="SOCI index builder: read images, push indexes (see docs/deploy.md)",
         )  # fmt: skip
         self.function_code = function_code()
+        self.ztoc_catalogue = (
+            ZtocCatalogue(self, "ZtocCatalogue", point_in_time_recovery=props.ztoc_table_pitr)
+            if props.ztoc_catalogue
+            else None
+        )
         self.function = self._create_function()
         self._grant_permissions()
         self.monitoring = BuilderMonitoring(
@@ -197,6 +203,8 @@ class SociIndexBuilder(Construct):
         }
         if self.result_bus_arn:
             env["RESULT_EVENT_BUS"] = self.result_bus_arn
+        if self.ztoc_catalogue is not None:
+            env.update(self.ztoc_catalogue.environment)
         return env
 
     @property
@@ -212,6 +220,8 @@ class SociIndexBuilder(Construct):
         """Least privilege: only GetAuthorizationToken (no resource form exists) is on '*'."""
         stack, role = cdk.Stack.of(self), self.role
         self.log_group.grant_write(role)
+        if self.ztoc_catalogue is not None:
+            self.ztoc_catalogue.grant(role)
         role.add_to_policy(
             iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )

@@ -28,6 +28,8 @@ PRODUCT_METRICS: dict[str, str] = {
     "LayersIndexed": "Sum",
     "LayersSkipped": "Sum",
     "LayersReused": "Sum",
+    "ZtocsBuilt": "Sum",
+    "ZtocsReused": "Sum",
     "BytesProcessed": "Sum",
     "IndexDuration": "p90",
 }
@@ -125,10 +127,12 @@ class BuilderMonitoring(Construct):
                   ("LayersIndexed", "LayersReused", "LayersSkipped")]),
         )  # fmt: skip
         self.dashboard.add_widgets(
-            graph(title="Bytes processed", width=8, left=[self.metric("BytesProcessed")]),
-            graph(title="Index duration", width=8, left=[self.metric("IndexDuration", s)
+            graph(title="zTOCs built and reused", width=6, left=[self.metric(n) for n in
+                  ("ZtocsBuilt", "ZtocsReused")]),
+            graph(title="Bytes processed", width=6, left=[self.metric("BytesProcessed")]),
+            graph(title="Index duration", width=6, left=[self.metric("IndexDuration", s)
                   for s in ("p50", "p90", "Maximum")]),
-            cw.AlarmStatusWidget(title="Alarms", width=8, alarms=list(self.alarms)),
+            cw.AlarmStatusWidget(title="Alarms", width=6, alarms=list(self.alarms)),
         )  # fmt: skip
         self.dashboard.add_widgets(
             graph(title="Function", width=12, left=[function.metric_invocations(),

@@ -91,6 +91,9 @@ class BuilderProps:
     #: Run the reconciler after each successful deploy (backfill of existing images).
     backfill_on_deploy: bool = True
     alarm_topic: sns.ITopic | None = field(default=None, compare=False)
+    #: The DynamoDB zTOC catalogue (docs/reuse.md); off: only the previous output is reused.
+    ztoc_catalogue: bool = True
+    ztoc_table_pitr: bool = False
 
     def __post_init__(self) -> None:
         for field_name, problem in self._problems():
@@ -176,11 +179,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "logLevel": "log_level",
     "reconcileSchedule": "reconcile_schedule",
     "backfillOnDeploy": "backfill_on_deploy",
+    "ztocCatalogue": "ztoc_catalogue",
+    "ztocTablePitr": "ztoc_table_pitr",
 }
 _LISTS = {"include", "exclude", "repository_prefixes", "signing_profile_arns"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
-_BOOLS = {"backfill_on_deploy"}
+_BOOLS = {"backfill_on_deploy", "ztoc_catalogue", "ztoc_table_pitr"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:

@@ -23,9 +23,11 @@ from soci_index_builder.errors import DeadlineExceededError, SkipReason
 from ..shared.config import ConfigSource, env_number
 from ..shared.registries import Registries
 from . import reporting
+from .catalogue import DynamoCatalogue, dynamodb_client
 from .events import ImagePush, Message, is_batch, iter_messages, parse_push
 
 if TYPE_CHECKING:
+    from soci_index_builder.soci.catalogue import Catalogue
     from soci_index_builder.soci.model import BuildResult, IndexSettings
     from soci_index_builder.store.base import Repository
 
@@ -74,6 +76,7 @@ class Indexer:
         build: BuildFunction = build_image_index,
         clock: Callable[[], float] = time.monotonic,
         deadline_margin: float = DEFAULT_DEADLINE_MARGIN,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.config = config
         self.registries = registries
@@ -82,15 +85,18 @@ class Indexer:
         self.clock = clock
         #: Seconds before Lambda's timeout at which no new build starts (a kill mid-push).
         self.deadline_margin = deadline_margin
+        #: Where zTOCs built before are found, shared by every invocation (docs/reuse.md).
+        self.catalogue = catalogue
 
     @classmethod
     def from_environment(cls) -> Indexer:
-        """The deployed function's collaborators: SSM, ECR, EventBridge, the real builder."""
+        """The deployed collaborators: SSM, ECR, EventBridge, the zTOC table, the real builder."""
         return cls(
             config=ConfigSource(),
             registries=Registries(),
             publisher=reporting.ResultPublisher(),
             deadline_margin=env_number(ENV_DEADLINE_MARGIN, DEFAULT_DEADLINE_MARGIN),
+            catalogue=DynamoCatalogue.from_environment(dynamodb_client),
         )
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -159,7 +165,12 @@ class Indexer:
             push.account, push.region, push.repository, deadline=deadline
         )
         result = self.build(
-            repository, push.digest, config.settings, source_tag=push.tag, deadline=deadline
+            repository,
+            push.digest,
+            config.settings,
+            source_tag=push.tag,
+            deadline=deadline,
+            catalogue=self.catalogue,
         )
         return self._report(push, result, recorder)
 

@@ -27,7 +27,7 @@ from soci_index_builder.errors import (
 from .events import ImagePush, InvalidEventError
 
 if TYPE_CHECKING:
-    from soci_index_builder.soci.model import BuildResult
+    from soci_index_builder.soci.model import BuildResult, LayerResult
 
 ENV_RESULT_EVENT_BUS = "RESULT_EVENT_BUS"
 NAMESPACE = "SociIndexBuilder"
@@ -186,8 +186,11 @@ def record_build(recorder: MetricsRecorder, result: BuildResult) -> None:
     for layer in result.layers:
         if layer.status == "indexed":
             recorder.add("LayersIndexed", "Count", 1)
+            recorder.add("ZtocsBuilt", "Count", 1)
         elif layer.status == "reused":
             recorder.add("LayersReused", "Count", 1)
+            if layer.reused_from is not None:  # from the catalogue, not an up-to-date output
+                recorder.add("ZtocsReused", "Count", 1)
         else:
             reason = layer.reason.value if layer.reason else "unknown"
             recorder.add("LayersSkipped", "Count", 1, reason=reason)
@@ -212,9 +215,22 @@ def build_detail(push: ImagePush, result: BuildResult) -> dict[str, Any]:
         "output-digest": result.output_digest,
         "index-digests": dict(result.index_digests),
         "layers": counts,
+        "ztocs": [_ztoc_detail(layer) for layer in result.layers if layer.ztoc_digest],
         "bytes-processed": result.bytes_processed,
         "seconds": round(result.seconds, 3),
     }
+
+
+def _ztoc_detail(layer: LayerResult) -> dict[str, Any]:
+    """Per layer: ``built`` or ``reused`` (with the repository it came from, docs/reuse.md)."""
+    detail: dict[str, Any] = {
+        "layer-digest": layer.digest,
+        "ztoc-digest": layer.ztoc_digest,
+        "status": "built" if layer.status == "indexed" else "reused",
+    }
+    if layer.reused_from is not None:
+        detail["from"] = layer.reused_from
+    return detail
 
 
 def push_detail(push: ImagePush) -> dict[str, Any]:

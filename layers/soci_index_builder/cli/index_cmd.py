@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError, InvalidReferenceError
 from ..oci.model import Platform
+from ..soci.catalogue import Catalogue
 from ..soci.settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, SettingError
 from ..store.base import Repository
 from ..ztoc.model import DEFAULT_SPAN_SIZE
@@ -68,6 +69,17 @@ def add_index_parser(commands: Any) -> None:
     p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
     p.add_argument(
         "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+    )
+    p.add_argument(
+        "--cache",
+        metavar="PATH|none",
+        help="zTOC catalogue file, so that layers indexed before are not streamed again "
+        "(default: ~/.cache/soci-index-builder/ztocs.sqlite; none: no catalogue)",
+    )
+    p.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="build every zTOC: neither the catalogue nor the previous output is consulted",
     )
     p.set_defaults(handler=run_index)
 
@@ -129,7 +141,14 @@ def run_index(args: argparse.Namespace) -> int:
 
         progress = TerminalProgress(sys.stderr)
     result = build_image_index(
-        repo, reference, settings, source_tag=source_tag, deadline=deadline, progress=progress
+        repo,
+        reference,
+        settings,
+        source_tag=source_tag,
+        deadline=deadline,
+        progress=progress,
+        catalogue=None if args.no_reuse else _catalogue(args.cache),
+        reuse=not args.no_reuse,
     )
     _print_result(result, args.json)
     if not args.verify or settings.dry_run:
@@ -203,6 +222,15 @@ def _settings(args: argparse.Namespace) -> IndexSettings:
     except SettingError as exc:
         flag = _FLAGS.get(exc.key, "--" + exc.key.replace("_", "-"))
         raise ConfigError(f"{flag} {exc.problem}") from None
+
+
+def _catalogue(option: str | None) -> Catalogue | None:
+    """``--cache``: the SQLite catalogue at PATH (default: the user cache dir), or none."""
+    from ..soci.catalogue.sqlite import SqliteCatalogue, default_path
+
+    if option is not None and option.lower() == "none":
+        return None
+    return SqliteCatalogue(option or default_path())
 
 
 def _print_result(result: Any, as_json: bool) -> None:

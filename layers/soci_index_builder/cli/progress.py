@@ -55,9 +55,13 @@ class TerminalProgress:
             self._layers.pop(result.digest, None)
             self._clear()
             rate = result.size / result.seconds if result.seconds else 0.0
+            # a reused zTOC streamed nothing: say where it came from, not a rate
+            detail = (
+                f"from {result.reused_from}" if result.reused_from else f"{human_bytes(rate)}/s"
+            )
             self._stream.write(
                 f"  {result.digest[7:19]} {result.status:8} {human_bytes(result.size):>10}"
-                f"  {human_bytes(rate)}/s\n"
+                f"  {detail}\n"
             )
             self._redraw(force=True)
 
@@ -100,6 +104,7 @@ def layer_to_dict(layer: LayerResult) -> dict[str, Any]:
         "platforms": list(layer.platforms),
         "seconds": round(layer.seconds, 3),
         "recompressed_digest": layer.recompressed_digest,
+        "reused_from": layer.reused_from,
     }
 
 
@@ -124,11 +129,17 @@ def result_summary(result: BuildResult) -> str:
     """A few human lines: what happened, where the output is, why layers were skipped."""
     reason = f" ({result.reason.value})" if result.reason else ""
     lines = [f"{result.source}: {result.status}{reason} in {result.seconds:.1f}s"]
+    built = sum(layer.status == "indexed" for layer in result.layers)
+    reused = sum(layer.status == "reused" for layer in result.layers)
+    if built or reused:
+        lines.append(f"  zTOCs: {built} built, {reused} reused")
     if result.output_tag:
         lines.append(f"  output {result.output_tag} -> {result.output_digest}")
     lines += [f"  {platform}: SOCI index {d}" for platform, d in result.index_digests.items()]
     for layer in result.layers:
         why = f" ({layer.reason.value})" if layer.reason else ""
+        if layer.reused_from:
+            why = f" (from {layer.reused_from})"
         lines.append(
             f"  layer {layer.digest[7:19]} {human_bytes(layer.size):>10} {layer.status}{why}"
         )

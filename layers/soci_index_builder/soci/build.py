@@ -15,6 +15,9 @@ from ..oci import mediatypes
 from ..oci.model import Descriptor
 from ..oci.reference import validate_tag
 from ..store.base import Repository
+from .catalogue import Catalogue, ChainedCatalogue
+from .catalogue.previous import previous_output
+from .catalogue.reuse import Reuser
 from .constants import EMPTY_CONFIG, EMPTY_CONFIG_DIGEST
 from .convert import (
     is_soci_enabled,
@@ -32,7 +35,7 @@ from .model import (
     LayerResult,
     ProgressListener,
 )
-from .plan import LayerPlan, plan_layers
+from .plan import LayerAction, LayerPlan, plan_layers
 from .referrers import find_published, publish_referrers
 from .source import PlatformImage, SourceImage, load_source
 from .tags import move_source_tag, put_tag
@@ -48,6 +51,8 @@ class _Context:
     source_tag: str | None
     deadline: float | None
     started: float
+    catalogue: Catalogue | None
+    reuse: bool
 
 
 def build_image_index(
@@ -58,6 +63,8 @@ def build_image_index(
     source_tag: str | None = None,
     deadline: float | None = None,
     progress: ProgressListener | None = None,
+    catalogue: Catalogue | None = None,
+    reuse: bool = True,
 ) -> BuildResult:
     """Build SOCI indexes for every (or each allowed) platform of ``reference`` and push them.
 
@@ -68,13 +75,15 @@ def build_image_index(
         when it is a tag.
     deadline: a ``time.monotonic()`` value; past it, DeadlineExceededError is raised before
         anything is tagged.
+    catalogue: where zTOCs built before are found and new ones recorded (docs/reuse.md); the
+        previous output in ``repository`` is always consulted too, unless ``reuse`` is False.
 
     Raises
     ------
     SociError subclasses: NotFoundError, ManifestError, LayerFormatError, DigestMismatchError,
     ConfigError, DeadlineExceededError, RegistryError.
     """
-    ctx = _context(repository, reference, settings, source_tag, deadline)
+    ctx = _context(repository, reference, settings, source_tag, deadline, catalogue, reuse)
     source = load_source(repository, reference, settings.platforms)
     if source.not_an_image:
         return _result(ctx, source, "skipped", reason=SkipReason.NOT_AN_IMAGE)
@@ -114,7 +123,11 @@ def _build_and_push(
 ) -> BuildResult:
     """zTOCs (pushed as built), the {} config, SOCI indexes, then the v1/v2 binding."""
     repo = ctx.repo
-    built = build_layers(repo, plans, ctx.settings, deadline=ctx.deadline, progress=progress)
+    needed = ctx.reuse and any(p.action is not LayerAction.SKIP for p in plans)
+    reuser = _reuser(ctx, source) if needed else None
+    built = build_layers(
+        repo, plans, ctx.settings, deadline=ctx.deadline, progress=progress, reuser=reuser
+    )
     layers = tuple(
         built[p.digest].result() if p.digest in built else skipped_result(p) for p in plans
     )
@@ -138,8 +151,17 @@ def _build_and_push(
         layers=layers,
         uploaded=uploaded,
         indexes={_platform_of(source, d): desc.digest for d, desc in pushed.items()},
-        processed=sum(b.plan.size for b in built.values()),
+        processed=sum(b.plan.size for b in built.values() if b.reused_from is None),
     )
+
+
+def _reuser(ctx: _Context, source: SourceImage) -> Reuser:
+    """The previous output in this repository first (no mount needed), then the catalogue."""
+    subjects = [img.descriptor.digest for img in source.selected]
+    previous = previous_output(ctx.repo, ctx.output_tag, subjects)
+    if ctx.catalogue is None:
+        return Reuser(ctx.repo, previous)
+    return Reuser(ctx.repo, ChainedCatalogue(previous, ctx.catalogue))
 
 
 def _context(
@@ -148,6 +170,8 @@ def _context(
     settings: IndexSettings,
     source_tag: str | None,
     deadline: float | None,
+    catalogue: Catalogue | None,
+    reuse: bool,
 ) -> _Context:
     is_digest = _is_digest(reference)
     tag = source_tag if source_tag is not None else (None if is_digest else reference)
@@ -162,7 +186,9 @@ def _context(
             raise ConfigError("an empty tag suffix would move the source tag; use replace_tag")
     elif settings.recompress_zstd:
         raise ConfigError("recompressing zstd layers rewrites the image: it needs index version v2")
-    return _Context(repo, reference, settings, output_tag, tag, deadline, time.monotonic())
+    return _Context(
+        repo, reference, settings, output_tag, tag, deadline, time.monotonic(), catalogue, reuse
+    )
 
 
 def _soci_indexes(

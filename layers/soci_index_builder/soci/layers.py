@@ -3,6 +3,9 @@
 The inflater releases the GIL, so layers of every platform build in parallel; a layer shared
 by platforms was planned once and is built once. zTOC blobs are pushed as soon as they exist
 (blobs are unreferenced until the index manifests go up, so this is safe for push order).
+With a :class:`~.catalogue.reuse.Reuser`, a layer whose zTOC exists already is not streamed at
+all: the zTOC is referenced, mounted or copied instead, and each new build is recorded
+(docs/reuse.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ..errors import DeadlineExceededError
 from ..oci.model import Descriptor
 from ..store.base import Repository
 from ..ztoc.builder import BuiltZtoc, build_ztoc
+from .catalogue.reuse import Reused, Reuser, ztoc_key
 from .model import IndexSettings, LayerResult, ProgressListener
 from .plan import LayerAction, LayerPlan
 
@@ -32,6 +36,8 @@ class BuiltLayer:
     uploads: int
     seconds: float
     replacement: Descriptor | None = None
+    #: Set when the zTOC was not built but reused: the repository the catalogue found it in.
+    reused_from: str | None = None
 
     @property
     def indexed_digest(self) -> str:
@@ -47,12 +53,13 @@ class BuiltLayer:
             digest=self.plan.digest,
             media_type=self.plan.media_type,
             size=self.plan.size,
-            status="indexed",
+            status="indexed" if self.reused_from is None else "reused",
             ztoc_digest=self.ztoc_digest,
             ztoc_size=self.ztoc_size,
             platforms=self.plan.platforms,
             seconds=self.seconds,
             recompressed_digest=self.replacement.digest if self.replacement else None,
+            reused_from=self.reused_from,
         )
 
 
@@ -89,8 +96,9 @@ def build_layers(
     *,
     deadline: float | None = None,
     progress: ProgressListener | None = None,
+    reuser: Reuser | None = None,
 ) -> dict[str, BuiltLayer]:
-    """Build and push the zTOC of every BUILD/RECOMPRESS plan; layer digest -> BuiltLayer."""
+    """Reuse or build and push the zTOC of every BUILD/RECOMPRESS plan; digest -> BuiltLayer."""
     # Largest first: the pool's last straggler is then a small layer (LPT scheduling).
     todo = sorted((p for p in plans if p.action is not LayerAction.SKIP), key=lambda p: -p.size)
     guard = _Guard(deadline)
@@ -99,7 +107,9 @@ def build_layers(
     if not todo:
         return built
     with ThreadPoolExecutor(max(1, settings.max_workers), thread_name_prefix="ztoc") as pool:
-        futures = [pool.submit(_build_one, repo, plan, settings, guard, progress) for plan in todo]
+        futures = [
+            pool.submit(_build_one, repo, plan, settings, guard, progress, reuser) for plan in todo
+        ]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
@@ -118,9 +128,14 @@ def _build_one(
     settings: IndexSettings,
     guard: _Guard,
     progress: ProgressListener | None,
+    reuser: Reuser | None,
 ) -> BuiltLayer:
     guard.check()
     started = time.monotonic()
+    key = ztoc_key(plan, settings)
+    reused = reuser.reuse(key, plan.size) if reuser is not None else None
+    if reused is not None:
+        return _finished(_reused_layer(plan, reused, started), progress)
     if progress is not None:
         progress.layer_started(plan.digest, plan.size)
     on_progress = _progress_callback(plan.digest, guard, progress)
@@ -132,9 +147,27 @@ def _build_one(
     else:
         ztoc = _build_from_source(repo, plan, settings, on_progress)
     uploads = int(repo.push_blob(ztoc.digest, ztoc.raw)) + (replacement is not None)
+    if reuser is not None:
+        reuser.record(key, ztoc.digest, ztoc.size, replacement)
     layer = BuiltLayer(
         plan, ztoc.digest, ztoc.size, uploads, time.monotonic() - started, replacement
     )
+    return _finished(layer, progress)
+
+
+def _reused_layer(plan: LayerPlan, reused: Reused, started: float) -> BuiltLayer:
+    return BuiltLayer(
+        plan,
+        reused.ztoc_digest,
+        reused.ztoc_size,
+        reused.uploads,
+        time.monotonic() - started,
+        reused.replacement,
+        reused_from=reused.where,
+    )
+
+
+def _finished(layer: BuiltLayer, progress: ProgressListener | None) -> BuiltLayer:
     if progress is not None:
         progress.layer_finished(layer.result())
     return layer

@@ -43,6 +43,8 @@ class LayerResult:
     seconds: float = 0.0
     #: Set when a zstd layer was recompressed: the gzip blob that replaced it in the manifest.
     recompressed_digest: str | None = None
+    #: ``reused`` only: the repository whose zTOC was referenced, mounted or copied.
+    reused_from: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -91,6 +91,23 @@ class ReferrersLister(Protocol):
 
 
 @runtime_checkable
+class BlobMounter(Protocol):
+    """Optional: several repositories of one registry, whose blobs can be shared.
+
+    A zTOC built in one repository is reused in another by a cross-repository mount instead
+    of a rebuild (docs/reuse.md). An OCI layout holds one repository: it has no siblings.
+    """
+
+    def sibling(self, name: str) -> Repository | None:
+        """The repository ``name`` (a ``Repository.name``) of the same registry, else None."""
+        ...
+
+    def mount_from(self, digest: str, sibling: Repository) -> bool:
+        """Mount blob ``digest`` of ``sibling`` here; False if the registry wants an upload."""
+        ...
+
+
+@runtime_checkable
 class ManifestDeleter(Protocol):
     """Optional: delete a manifest by digest (pruning, docs/fleet.md section 3).
 

@@ -19,6 +19,7 @@ from ..base import MAX_MANIFEST_SIZE, ManifestInfo, RawManifest
 from . import _http, uploads
 from .auth import repository_scope
 from .errors import MANIFEST_PUSH_RACE_CODES
+from .mount import Mounting
 
 if TYPE_CHECKING:
     from ...streams import Readable
@@ -32,7 +33,7 @@ MANIFEST_ACCEPT = ", ".join(
 TAG_PAGE_SIZE = 1000
 
 
-class RemoteRepository:
+class RemoteRepository(Mounting):
     """One repository of a registry: the Repository + ReferrersLister protocols, and mounts."""
 
     def __init__(self, client: RegistryClient, name: str) -> None:
