@@ -1,4 +1,4 @@
-"""Import-edge rules: dependencies point inward (architecture.md section 7, go-containerregistry's
+"""Import-edge rules: dependencies point inward (docs/architecture.md 2, go-containerregistry's
 depcheck). The engine knows nothing of AWS, the CLI or the Lambda; boto3 lives in one module."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The tar scanner against soci's golden vectors (soci-format.md §6.3, vectors/expected.json)."""
+"""The tar scanner against soci's golden vectors (soci-format.md §6.3, golden/expected.json)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""zTOC golden vectors G1 G2 U1 M1 P1 P2 (soci-format.md section 6.3, shared/vectors)."""
+"""zTOC golden vectors G1 G2 U1 M1 P1 P2 (soci-format.md section 6.3, tests/golden/)."""
 
 from __future__ import annotations
 

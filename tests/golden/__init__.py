@@ -1,4 +1,4 @@
-"""soci's golden vectors (copied from shared/vectors; provenance in README.md here)."""
+"""soci's golden vectors (provenance: README.md here, docs/soci-format.md 6.3)."""
 
 import json
 from pathlib import Path

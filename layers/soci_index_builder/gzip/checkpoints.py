@@ -5,7 +5,7 @@ multi-member rules of 4.3): a checkpoint at every deflate block boundary (or jus
 member header) that is not the end of a member's last block, where ``out == 0`` or
 ``out - last > span``. Only boundaries past ``last + span`` can qualify, so inflate runs with
 ``Z_NO_FLUSH`` and ``avail_out`` capped at that point, and with ``Z_BLOCK`` only beyond it
-(stack-notes 1.3): same checkpoints, far fewer calls. Windows come from our own history of
+(soci-format.md 4.2): same checkpoints, far fewer calls. Windows come from our own history of
 the last 32 KiB of output, which spans members and never resets (4.2). zlib's own window
 (``inflateGetDictionary``) cannot serve: it is reset per member, and zlib leaves out of it the
 output of the call that checks a member's trailer.

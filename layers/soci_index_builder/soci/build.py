@@ -1,6 +1,6 @@
 """Index a whole image: resolve, plan, build zTOCs in parallel, push in order, tag last.
 
-Push order (issue point 4): zTOC blobs and the ``{}`` config, SOCI index manifests, rewritten
+Push order (architecture.md 4.1): zTOC blobs, the ``{}`` config, SOCI index manifests, rewritten
 image manifests, the image index, then the tag. Every step before the tag only adds content
 addressed by digest, so an interrupted run leaves no tag pointing at a partial result.
 """

@@ -1,6 +1,6 @@
 """Idempotency: does the output tag already hold a valid SOCI-enabled copy of this image?
 
-A re-run must upload nothing and report the same digests (issue point 5). The output index
+A re-run must upload nothing and report the same digests (architecture.md 4.2). The output index
 is accepted only if it lists the same image manifests (same config and layers, rewritten as
 section 5.5 step 3 says) and each selected platform's SOCI index was built with the same
 settings over exactly the layers the current plan would index.
