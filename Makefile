@@ -20,13 +20,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian packages the tests use: a real OCI registry and skopeo (interoperability checks).
+# Debian packages: a real OCI registry and skopeo (the registry tests need them), and binutils
+# for arm64 (infra/slimming.py strips the arm64 layer's shared objects; optional). Missing ones
+# are named, then installed with apt-get when running as root; otherwise the command is printed.
+REQUIRED_DEBS := docker-registry:docker-registry skopeo:skopeo
+OPTIONAL_DEBS := aarch64-linux-gnu-strip:binutils-aarch64-linux-gnu
 system-deps:
-	@if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null; \
-	  else echo "install docker-registry and skopeo (apt-get install docker-registry skopeo)"; exit 1; fi; \
-	fi
+	@missing=""; optional=""; \
+	for pair in $(REQUIRED_DEBS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	for pair in $(OPTIONAL_DEBS); do \
+	  command -v "$${pair%%:*}" >/dev/null || optional="$$optional $${pair#*:}"; done; \
+	if [ -z "$$missing$$optional" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make setup: apt-get install$$missing$$optional (Debian packages the tests and synth use)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$optional >/dev/null; \
+	elif [ -n "$$missing" ]; then \
+	  echo "missing Debian packages; run: sudo apt-get install$$missing$$optional"; exit 1; \
+	else echo "optional: sudo apt-get install$$optional (strips the arm64 layer)"; fi
 
 setup: $(STAMP) node_modules/.installed system-deps
 
@@ -43,8 +54,10 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Coverage of the engine, the functions and the CDK app (settings and floor: pyproject.toml).
 test: setup lint typecheck
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n 2 --dist loadgroup \
+	  --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -m "not registry and not infra" $(PYTEST_ARGS)

@@ -45,6 +45,16 @@ class ImagePush:
     manifest_media_type: str | None = None
     artifact_media_type: str | None = None
 
+    def result_detail(self) -> dict[str, Any]:
+        """The push as every result event repeats it; keys mirror ECR's (docs/events.md)."""
+        return {
+            "account": self.account,
+            "region": self.region,
+            "repository-name": self.repository,
+            "image-digest": self.digest,
+            "image-tag": self.tag,
+        }
+
     @property
     def is_soci_artifact(self) -> bool:
         """True for the SOCI index manifests we (or soci) pushed: never index an index."""

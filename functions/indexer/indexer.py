@@ -192,7 +192,7 @@ class Indexer:
             logger.debug("skipped", extra={"reason": reason.value, "why": why})
         else:
             logger.info("skipped", extra={"reason": reason.value, "why": why})
-            detail = {**reporting.push_detail(push), "status": "skipped", "reason": reason.value}
+            detail = {**push.result_detail(), "status": "skipped", "reason": reason.value}
             self._publish(reporting.SKIPPED, detail, recorder)
         return Outcome(f"skipped:{reason.value}")
 
@@ -218,7 +218,7 @@ class Indexer:
             logger.error(f"indexing failed: {failure.message}", extra=extra)
         if not failure.retry and push is not None:
             detail = {
-                **reporting.push_detail(push),
+                **push.result_detail(),
                 "status": "failed",
                 "error": failure.message,
                 "error-type": failure.error_type,

@@ -208,7 +208,7 @@ def build_detail(push: ImagePush, result: BuildResult) -> dict[str, Any]:
     for layer in result.layers:
         counts[layer.status] = counts.get(layer.status, 0) + 1
     return {
-        **push_detail(push),
+        **push.result_detail(),
         "status": result.status,
         "reason": result.reason.value if result.reason else None,
         "output-tag": result.output_tag,
@@ -231,16 +231,6 @@ def _ztoc_detail(layer: LayerResult) -> dict[str, Any]:
     if layer.reused_from is not None:
         detail["from"] = layer.reused_from
     return detail
-
-
-def push_detail(push: ImagePush) -> dict[str, Any]:
-    return {
-        "account": push.account,
-        "region": push.region,
-        "repository-name": push.repository,
-        "image-digest": push.digest,
-        "image-tag": push.tag,
-    }
 
 
 def result_type(result: BuildResult) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import DigestMismatchError, InvalidReferenceError
+from .errors import DigestMismatchError, InvalidReferenceError, SizeMismatchError
 
 if TYPE_CHECKING:
     from .streams import Readable
@@ -89,8 +89,6 @@ class DigestingReader:
             self._fail()
 
     def _fail(self) -> None:
-        actual = f"{self.digest} ({self.bytes_read} bytes)"
-        expected = f"{self._expected or 'any digest'}"
-        if self._expected_size is not None:
-            expected += f" ({self._expected_size} bytes)"
-        raise DigestMismatchError(expected, actual, self._what)
+        if self._expected_size is not None and self.bytes_read != self._expected_size:
+            raise SizeMismatchError(self._expected_size, self.bytes_read, self._what)
+        raise DigestMismatchError(f"{self._expected}", f"{self.digest}", self._what)

@@ -88,6 +88,18 @@ class DigestMismatchError(SociError):
         super().__init__(f"{what} digest mismatch: expected {expected}, got {actual}")
 
 
+class SizeMismatchError(DigestMismatchError):
+    """The bytes end before, or run past, the size their descriptor declares."""
+
+    def __init__(self, expected_size: int, actual_size: int, what: str = "content") -> None:
+        self.expected = f"{expected_size} bytes"
+        self.actual = f"{actual_size} bytes"
+        problem = "truncated" if actual_size < expected_size else "longer than declared"
+        SociError.__init__(
+            self, f"{what} {problem}: {actual_size} bytes read, {expected_size} expected"
+        )
+
+
 class InvalidReferenceError(SociError, ValueError):
     """An image reference, repository name, tag or digest that breaks the OCI grammar."""
 

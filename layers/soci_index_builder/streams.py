@@ -76,7 +76,10 @@ def write_through_temp(
     """Write a file that appears whole or not at all: ``write`` fills a temporary file in
     ``directory``, which is then renamed to ``final(result)`` (atomic within one file
     system). On any failure the temporary file is removed; nothing partial stays behind."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
+    except OSError as exc:  # name the directory, not a temporary name nobody asked for
+        raise type(exc)(exc.errno, exc.strerror, str(directory)) from None
     try:
         with os.fdopen(fd, "wb") as file:
             result = write(file)

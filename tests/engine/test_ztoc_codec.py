@@ -12,8 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from soci_index_builder.errors import SociError
-from soci_index_builder.ztoc._fbs.zinfo.TarZinfo import TarZinfo as FbTarZinfo
-from soci_index_builder.ztoc._fbs.ztoc.Ztoc import Ztoc as FbZtoc
 from soci_index_builder.ztoc.codec import ZtocFormatError, decode_ztoc, encode_ztoc
 from soci_index_builder.ztoc.model import (
     CompressionAlgorithm,
@@ -22,6 +20,8 @@ from soci_index_builder.ztoc.model import (
     Ztoc,
 )
 from soci_index_builder.ztoc.tar_zinfo import decode_tar_zinfo, encode_tar_zinfo
+from tests.fbs.zinfo.TarZinfo import TarZinfo as FbTarZinfo
+from tests.fbs.ztoc.Ztoc import Ztoc as FbZtoc
 
 ALGORITHM_VALUES = {CompressionAlgorithm.GZIP: 1, CompressionAlgorithm.UNCOMPRESSED: 2}
 

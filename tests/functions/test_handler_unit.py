@@ -19,6 +19,7 @@ from soci_index_builder.errors import (
     RegistryError,
     SkipReason,
 )
+from soci_index_builder.oci.mediatypes import SOCI_INDEX_V2
 from soci_index_builder.soci.model import BuildResult, IndexSettings, LayerResult
 from tests.functions.conftest import SetParameters
 from tests.functions.helpers import (
@@ -91,7 +92,7 @@ def built(reference: str, tag: str, settings: IndexSettings) -> BuildResult:
         (ecr_push_event(tag=None), "untagged"),
         (ecr_push_event(tag="v1-soci"), "own-output"),
         (
-            ecr_push_event(artifact_media_type="application/vnd.amazon.soci.index.v2+json"),
+            ecr_push_event(artifact_media_type=SOCI_INDEX_V2),
             "own-output",
         ),
         (ecr_push_event(repository="scratch/x"), "excluded"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -44,15 +45,89 @@ def test_layer_holds_engine_and_native_wheels_for_the_architecture(
     synth: Synth = request.getfixturevalue(config)
     python = _layer_dir(synth.outdir, synth.templates[stack]) / "python"
     assert (python / "soci_index_builder" / "__init__.py").is_file()
-    assert (python / "aws_lambda_powertools").is_dir() and (python / "flatbuffers").is_dir()
-    assert not list(python.rglob("__pycache__")) and not (python / "bin").exists()
+    assert (python / "aws_lambda_powertools").is_dir()
+    assert not (python / "bin").exists()
     (extension,) = python.glob("zstandard/backend_c*.so")
     assert "cpython-313" in extension.name
     assert _elf_machine(extension) == ELF_MACHINE[arch]
 
 
+@pytest.mark.parametrize(("config", "stack", "arch"), [
+    ("default_synth", "SociIndexBuilder", "arm64"),
+    ("custom_synth", "SociCustom", "x86_64"),
+])  # fmt: skip
+def test_layer_ships_only_runtime_code_stripped_and_precompiled(
+    config: str, stack: str, arch: str, request: pytest.FixtureRequest
+) -> None:
+    from infra.bundling import PYTHON_VERSION
+    from infra.slimming import find_python, strip_tool
+
+    synth: Synth = request.getfixturevalue(config)
+    python = _layer_dir(synth.outdir, synth.templates[stack]) / "python"
+    for unused in (
+        "flatbuffers",
+        "tests",
+        "zstandard/backend_cffi.py",
+        "zstandard/_cffi*.so",
+        "aws_lambda_powertools/event_handler",
+        "soci_index_builder/ztoc/_fbs",
+    ):
+        assert not list(python.glob(unused)), unused  # fmt: skip
+    size = sum(p.stat().st_size for p in python.rglob("*") if p.is_file())
+    assert size <= 10_000_000, f"layer is {size / 1e6:.1f} MB unzipped"
+    if strip_tool(arch) is not None:
+        for shared in python.rglob("*.so"):
+            assert b".debug_info" not in shared.read_bytes(), shared
+    tag = "cpython-" + PYTHON_VERSION.replace(".", "")
+    compiled = list(python.rglob(f"*.{tag}.pyc"))
+    if find_python(PYTHON_VERSION) is None:
+        assert not compiled
+        return
+    sources = [p for p in python.rglob("*.py")]
+    assert len(compiled) == len(sources)
+    for pyc in compiled:
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{pyc}: not an unchecked-hash .pyc"  # PEP 552
+    (errors,) = python.glob(f"soci_index_builder/__pycache__/errors.{tag}.pyc")
+    assert b"/opt/python/soci_index_builder/errors.py" in errors.read_bytes()  # Lambda's path
+
+
+def test_handler_imports_from_the_shipped_assets_on_the_lambda_python(custom_synth: Synth) -> None:
+    """The x86_64 assets as Lambda lays them out (/var/task + /opt/python), on Python 3.13."""
+    from infra.bundling import PYTHON_VERSION
+    from infra.slimming import find_python
+
+    interpreter = find_python(PYTHON_VERSION)
+    if interpreter is None:
+        pytest.skip(f"python{PYTHON_VERSION} is not installed")
+    template = custom_synth.templates["SociCustom"]
+    layer = _layer_dir(custom_synth.outdir, template) / "python"
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "functions.indexer.handler.handler"
+    ]
+    task = custom_synth.outdir / f"asset.{function['Properties']['Code']['S3Key'][:-4]}"
+    program = (
+        "import sys, functions.indexer.handler, functions.reconciler.handler\n"
+        "import soci_index_builder.soci.build, zstandard\n"
+        "assert zstandard.backend == 'cext', zstandard.backend\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('flatbuffers', 'tests')]"
+    )
+    run = subprocess.run(
+        [interpreter, "-I", "-c", f"import sys; sys.path[:0] = {[str(task), str(layer)]!r}\n"
+         + program],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+
+
 def test_function_asset_is_the_functions_package(default_synth: Synth) -> None:
     """The handler path resolves in the asset, and the shared modules ship with it."""
+    from infra.bundling import PYTHON_VERSION
+    from infra.slimming import find_python
+
     template = default_synth.templates["SociIndexBuilder"]
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(functions) == 2  # the indexer and the reconciler share one asset
@@ -63,7 +138,10 @@ def test_function_asset_is_the_functions_package(default_synth: Synth) -> None:
         assert (root / (module.replace(".", "/") + ".py")).is_file()
         assert (root / "functions" / "__init__.py").is_file()
         assert (root / "functions" / "shared" / "config.py").is_file()
-        assert not list(root.rglob("__pycache__"))
+        compiled = list(root.rglob("*.pyc"))
+        if find_python(PYTHON_VERSION) is not None:  # precompiled: /var/task is read-only too
+            assert len(compiled) == len(list(root.rglob("*.py")))
+            assert b"/var/task/functions/" in compiled[0].read_bytes()
 
 
 @pytest.mark.parametrize("config", ["default_synth", "custom_synth"])

@@ -8,7 +8,6 @@ credential helpers for other registries. Exit codes as in ``cli.main``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -16,9 +15,17 @@ from typing import Any
 from ..errors import ConfigError, InvalidReferenceError
 from ..oci.model import Platform
 from ..soci.catalogue import Catalogue
-from ..soci.settings import DEFAULT_MIN_LAYER_SIZE, DEFAULT_TAG_SUFFIX, IndexSettings, SettingError
+from ..soci.settings import (
+    DEFAULT_MIN_LAYER_SIZE,
+    DEFAULT_TAG_SUFFIX,
+    MIN_SPAN_SIZE,
+    IndexSettings,
+    SettingError,
+)
 from ..store.base import Repository
 from ..ztoc.model import DEFAULT_SPAN_SIZE
+from .output import parse_size, write_json, write_text
+from .progress import human_bytes
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -45,16 +52,29 @@ def add_index_parser(commands: Any) -> None:
         "--index-version",
         choices=["v2", "v1"],
         default="v2",
-        help="v2: SOCI-enabled index tagged <tag><suffix> (default); v1: referrers",
+        help="v2: SOCI-enabled index tagged <tag><suffix>; v1: referrers (default: v2)",
     )
-    p.add_argument("--span-size", type=_non_negative, default=DEFAULT_SPAN_SIZE, help="bytes")
+    p.add_argument(
+        "--span-size",
+        type=parse_size,
+        default=DEFAULT_SPAN_SIZE,
+        metavar="SIZE",
+        help="uncompressed bytes between checkpoints (the unit of lazy fetching), e.g. 4MiB "
+        f"(default: {human_bytes(DEFAULT_SPAN_SIZE)}; at least {human_bytes(MIN_SPAN_SIZE)})",
+    )
     p.add_argument(
         "--min-layer-size",
-        type=_non_negative,
+        type=parse_size,
         default=DEFAULT_MIN_LAYER_SIZE,
-        help="skip layers smaller than this many compressed bytes",
+        metavar="SIZE",
+        help="skip layers smaller than this (compressed), e.g. 10MB "
+        f"(default: {human_bytes(DEFAULT_MIN_LAYER_SIZE)})",
     )
-    p.add_argument("--tag-suffix", default=DEFAULT_TAG_SUFFIX, help="output tag suffix (v2)")
+    p.add_argument(
+        "--tag-suffix",
+        default=DEFAULT_TAG_SUFFIX,
+        help=f"v2: the output tag is <tag><suffix> (default: {DEFAULT_TAG_SUFFIX})",
+    )
     p.add_argument("--replace-tag", action="store_true", help="also move the source tag")
     p.add_argument("--recompress-zstd", action="store_true", help="re-encode zstd layers as gzip")
     add_connection_options(p)
@@ -66,9 +86,16 @@ def add_index_parser(commands: Any) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="plan only: read, push nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--verify", action="store_true", help="check the output structure (5.5)")
     p.add_argument(
-        "--workers", type=int, default=IndexSettings().max_workers, help="layers at once"
+        "--verify",
+        action="store_true",
+        help="read the pushed SOCI-enabled index back and check its structure",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=IndexSettings().max_workers,
+        help=f"layers indexed at once (default: {IndexSettings().max_workers})",
     )
     p.add_argument(
         "--cache",
@@ -237,9 +264,9 @@ def _print_result(result: Any, as_json: bool) -> None:
     from .progress import result_summary, result_to_dict
 
     if as_json:
-        sys.stdout.write(json.dumps(result_to_dict(result), indent=2) + "\n")
+        write_json(result_to_dict(result))
     else:
-        sys.stdout.write(result_summary(result))
+        write_text(result_summary(result))
 
 
 def _verify(repo: Repository, tag: str, indexed: bool) -> int:
@@ -284,11 +311,4 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
     return value

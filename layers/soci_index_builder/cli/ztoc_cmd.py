@@ -10,6 +10,8 @@ from typing import Any
 
 from ..streams import write_atomically
 from ..ztoc.model import DEFAULT_BUILD_TOOL_IDENTIFIER, DEFAULT_SPAN_SIZE, CompressionAlgorithm
+from .output import parse_size, write_json, write_text
+from .progress import human_bytes
 
 
 def add_ztoc_parser(commands: Any) -> None:
@@ -19,9 +21,25 @@ def add_ztoc_parser(commands: Any) -> None:
     build = sub.add_parser("build", help="build the zTOC of a layer file")
     build.add_argument("layer", help="layer blob (tar, tar+gzip)")
     build.add_argument("-o", "--output", required=True, help="where to write the zTOC")
-    build.add_argument("--span-size", type=_non_negative, default=DEFAULT_SPAN_SIZE)
-    build.add_argument("--compression", choices=["auto", "gzip", "uncompressed"], default="auto")
-    build.add_argument("--build-tool-identifier", default=DEFAULT_BUILD_TOOL_IDENTIFIER)
+    build.add_argument(
+        "--span-size",
+        type=parse_size,
+        default=DEFAULT_SPAN_SIZE,
+        metavar="SIZE",
+        help=f"uncompressed bytes between checkpoints, e.g. 1MiB (default: "
+        f"{human_bytes(DEFAULT_SPAN_SIZE)}; 0 = at every deflate block, as soci allows)",
+    )
+    build.add_argument(
+        "--compression",
+        choices=["auto", "gzip", "uncompressed"],
+        default="auto",
+        help="layer compression (default: auto, from the first bytes)",
+    )
+    build.add_argument(
+        "--build-tool-identifier",
+        default=DEFAULT_BUILD_TOOL_IDENTIFIER,
+        help=f"written into the zTOC (default: {DEFAULT_BUILD_TOOL_IDENTIFIER!r})",
+    )
     build.add_argument("--layer-digest", help="expected sha256:... of the layer (verified)")
     build.set_defaults(handler=run_build)
 
@@ -85,12 +103,9 @@ def run_info(args: argparse.Namespace) -> int:
 
     ztoc = decode_ztoc(Path(args.ztoc).read_bytes())
     if args.json:
-        json.dump(
-            ztoc_to_dict(ztoc, args.raw_checkpoints), sys.stdout, indent=2, ensure_ascii=False
-        )
-        print()
+        write_json(ztoc_to_dict(ztoc, args.raw_checkpoints))
     else:
-        sys.stdout.write(ztoc_summary(ztoc))
+        write_text(ztoc_summary(ztoc))
     return 0
 
 
@@ -101,9 +116,9 @@ def run_encode(args: argparse.Namespace) -> int:
     from .ztoc_json import ztoc_from_dict
 
     try:
-        spec = json.loads(Path(args.spec).read_text())
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ConfigError(f"{args.spec}: not JSON: {exc}") from exc
+        spec = json.loads(Path(args.spec).read_bytes().decode())
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
+        raise ConfigError(f"{args.spec}: not a JSON file: {exc}") from None
     raw = encode_ztoc(ztoc_from_dict(spec))
     write_atomically(Path(args.output), raw)
     print(f"{sha256_digest(raw)} {len(raw)}")
@@ -140,10 +155,3 @@ def run_verify(args: argparse.Namespace) -> int:
         f"{report.files_checked} files checked through the checkpoints"
     )
     return 0 if report.ok else 1
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value

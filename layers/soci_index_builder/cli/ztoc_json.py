@@ -7,7 +7,7 @@ JSON is a complete description: decode, edit, re-encode gives byte-exact zTOCs.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, get_type_hints
 
 from ..errors import ConfigError, SociError
 from ..ztoc.model import CompressionAlgorithm, CompressionInfo, FileMetadata, Ztoc
@@ -30,31 +30,74 @@ def ztoc_to_dict(ztoc: Ztoc, raw_checkpoints: bool = False) -> dict[str, Any]:
     } | (extra if raw_checkpoints else {})
 
 
-def ztoc_from_dict(obj: dict[str, Any]) -> Ztoc:
-    """The inverse of ``ztoc_to_dict(..., raw_checkpoints=True)``; ConfigError if incomplete."""
+def ztoc_from_dict(obj: object) -> Ztoc:
+    """The inverse of ``ztoc_to_dict(..., raw_checkpoints=True)``.
+
+    Every field is checked for presence and JSON type; a ConfigError names the first bad one.
+    (Ranges are the encoder's to check: it knows each field's FlatBuffers type.)
+    """
+    top = _object(obj, "the zTOC description")
+    algorithm = _field(top, "compression_algorithm", (str, type(None)), "")
+    digests = _field(top, "span_digests", list, "")
+    entries = _field(top, "entries", list, "")
     try:
-        algorithm = obj.get("compression_algorithm")
-        return Ztoc(
-            version=obj["version"],
-            build_tool_identifier=obj["build_tool_identifier"],
-            compressed_archive_size=int(obj["compressed_archive_size"]),
-            uncompressed_archive_size=int(obj["uncompressed_archive_size"]),
-            entries=tuple(_entry_from_dict(e) for e in obj["entries"]),
-            compression=CompressionInfo(
-                algorithm=CompressionAlgorithm(algorithm) if algorithm else None,
-                max_span_id=int(obj["max_span_id"]),
-                span_digests=tuple(obj["span_digests"]),
-                checkpoints=base64.b64decode(obj["checkpoints_base64"], validate=True),
-            ),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"not a complete zTOC description: {exc!r}") from exc
+        checkpoints = base64.b64decode(_field(top, "checkpoints_base64", str, ""), validate=True)
+        compression = CompressionAlgorithm(algorithm) if algorithm else None
+    except ValueError as exc:
+        raise ConfigError(f"zTOC description: {exc}") from None
+    return Ztoc(
+        version=_field(top, "version", str, ""),
+        build_tool_identifier=_field(top, "build_tool_identifier", str, ""),
+        compressed_archive_size=_field(top, "compressed_archive_size", int, ""),
+        uncompressed_archive_size=_field(top, "uncompressed_archive_size", int, ""),
+        entries=tuple(_entry_from_dict(e, f"entries[{i}].") for i, e in enumerate(entries)),
+        compression=CompressionInfo(
+            algorithm=compression,
+            max_span_id=_field(top, "max_span_id", int, ""),
+            span_digests=tuple(_text(d, f"span_digests[{i}]") for i, d in enumerate(digests)),
+            checkpoints=checkpoints,
+        ),
+    )
 
 
-def _entry_from_dict(obj: dict[str, Any]) -> FileMetadata:
-    fields = dict(obj)
-    fields["pax_records"] = tuple(fields.get("pax_records", {}).items())
-    return FileMetadata(**fields)
+#: FileMetadata field -> JSON type (pax_records is an object of strings, checked apart).
+_ENTRY_TYPES: dict[str, type] = {
+    name: kind for name, kind in get_type_hints(FileMetadata).items() if name != "pax_records"
+}
+
+
+def _entry_from_dict(obj: object, where: str) -> FileMetadata:
+    entry = _object(obj, where.rstrip("."))
+    unknown = sorted(set(entry) - set(_ENTRY_TYPES) - {"pax_records"})
+    if unknown:
+        raise ConfigError(f"zTOC description: {where}{unknown[0]} is not a zTOC entry field")
+    records = _object(entry.get("pax_records", {}), f"{where}pax_records")
+    values = {name: _field(entry, name, kind, where) for name, kind in _ENTRY_TYPES.items()}
+    pax = tuple(
+        (key, _text(value, f"{where}pax_records[{key!r}]")) for key, value in records.items()
+    )
+    return FileMetadata(**values, pax_records=pax)
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"zTOC description: {what} must be a JSON object")
+    return value
+
+
+def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if name not in obj:
+        raise ConfigError(f"not a complete zTOC description: {where}{name} is missing")
+    value = obj[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"zTOC description: {where}{name} has the wrong type: {value!r:.60}")
+    return value
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"zTOC description: {what} must be a string")
+    return value
 
 
 def _checkpoints(ztoc: Ztoc) -> Any:

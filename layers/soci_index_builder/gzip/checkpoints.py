@@ -18,7 +18,6 @@ import weakref
 from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
-from ..ztoc.model import WINDOW_SIZE, Checkpoint
 from ._ahead import InflateAhead
 from ._feed import ChunkFeed, Cut, buffer_address
 from ._zlib import (
@@ -34,6 +33,7 @@ from ._zlib import (
 )
 from .backend import DEFAULT_BACKEND, InflateBackend
 from .inflate import open_stream, zlib_message
+from .model import WINDOW_SIZE, Checkpoint
 
 if TYPE_CHECKING:
     from ..streams import Readable

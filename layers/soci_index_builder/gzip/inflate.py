@@ -11,9 +11,9 @@ from __future__ import annotations
 import ctypes
 
 from ..errors import GzipFormatError
-from ..ztoc.model import WINDOW_SIZE, Checkpoint
 from ._zlib import WBITS_GZIP, WBITS_RAW, Z_BUF_ERROR, Z_NO_FLUSH, Z_OK, Z_STREAM_END
 from .backend import DEFAULT_BACKEND, InflateBackend
+from .model import WINDOW_SIZE, Checkpoint
 
 _TRAILER_SIZE = 8
 

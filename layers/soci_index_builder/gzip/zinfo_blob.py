@@ -12,7 +12,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
-from ..ztoc.model import WINDOW_SIZE, Checkpoint
+from .model import WINDOW_SIZE, Checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..ztoc.model import FileMetadata
 from .memo import remember
+from .model import FileMetadata
 
 TYPE_REG = ord("0")
 TYPE_REGA = 0  # old V7 regular file; Go folds it into '0' or '5'

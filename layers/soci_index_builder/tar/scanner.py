@@ -16,10 +16,9 @@ from zlib import adler32
 
 from ..errors import TarFormatError, UnsupportedTarEntryError
 from ..streams import Readable
-from ..ztoc.columns import EntryColumns
-from ..ztoc.model import FileMetadata
 from . import entries as E
 from .buffer import BlockBuffer
+from .columns import EntryColumns
 from .entries import (
     HEADER_ONLY_TYPES,
     TYPE_GNU_LONGLINK,
@@ -45,6 +44,7 @@ from .header import (
     parse_tail,
 )
 from .memo import ScanMemo, cached
+from .model import FileMetadata
 from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name, pax_overrides
 from .pax_fast import Pairs, read_pax
 

@@ -29,6 +29,10 @@ class ZtocFormatError(SociError):
     """Bytes that are not a readable zTOC (or TarZinfo) FlatBuffer."""
 
 
+class ZtocValueError(SociError, ValueError):
+    """A value the zTOC format cannot hold (outside its FlatBuffers field type's range)."""
+
+
 class Writer:
     """The generic FlatBuffers builder operations soci uses, on a chunk list (section 2.3)."""
 

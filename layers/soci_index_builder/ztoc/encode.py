@@ -14,8 +14,8 @@ import struct
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer
-from soci_index_builder.ztoc.columns import EntryColumns, Kind
+from soci_index_builder.tar.columns import EntryColumns, Kind
+from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueError
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
@@ -317,4 +317,4 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
         fields.append((5, "U", info))
         return w.finish(w.table(6, fields))
     except (struct.error, OverflowError) as exc:  # OverflowError: an offset/size column
-        raise ValueError(f"zTOC field out of range: {exc}") from None
+        raise ZtocValueError(f"zTOC field out of range: {exc}") from None

@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+
+# Defined by the layers the zTOC is built from; re-exported as part of the zTOC model.
+from ..gzip.model import WINDOW_SIZE as WINDOW_SIZE
+from ..gzip.model import Checkpoint as Checkpoint
+from ..tar.model import FileMetadata as FileMetadata
 
 #: The zTOC format version every soci release writes (section 2.1).
 ZTOC_VERSION = "0.9"
@@ -17,8 +21,6 @@ ZTOC_VERSION = "0.9"
 DEFAULT_BUILD_TOOL_IDENTIFIER = "AWS SOCI CLI v0.2"
 #: soci's default span: the unit of lazy fetching (section 7).
 DEFAULT_SPAN_SIZE = 4 << 20
-#: Uncompressed bytes of history each gzip checkpoint carries (section 4.1).
-WINDOW_SIZE = 32768
 
 
 class CompressionAlgorithm(StrEnum):
@@ -26,36 +28,6 @@ class CompressionAlgorithm(StrEnum):
 
     GZIP = "gzip"
     UNCOMPRESSED = "uncompressed"
-
-
-class FileMetadata(NamedTuple):
-    """One TOC entry: Go ``tar.Header`` values exactly as soci stores them (section 3.3)."""
-
-    name: str
-    type: str
-    uncompressed_offset: int
-    uncompressed_size: int
-    linkname: str
-    mode: int
-    uid: int
-    gid: int
-    uname: str
-    gname: str
-    mod_time: str
-    devmajor: int
-    devminor: int
-    #: Every PAX record of the entry (soci's misnamed ``xattrs`` vector), in tar order; the
-    #: encoder writes them sorted by key bytes (section 2.3), so decoded zTOCs list them sorted.
-    pax_records: tuple[tuple[str, str], ...] = ()
-
-
-class Checkpoint(NamedTuple):
-    """A gzip resume point at a deflate block boundary (section 4.1)."""
-
-    compressed_offset: int  # "in": compressed bytes consumed, counting a partial byte
-    uncompressed_offset: int  # "out"
-    bits: int  # bits of byte ``compressed_offset - 1`` that belong to the next block
-    window: bytes  # the WINDOW_SIZE bytes of output before ``uncompressed_offset``
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +52,6 @@ class Ztoc:
     build_tool_identifier: str
     compressed_archive_size: int
     uncompressed_archive_size: int
-    #: In tar order: a tuple, or the builder's columnar ``EntryColumns`` (ztoc/columns.py).
+    #: In tar order: a tuple, or the builder's columnar ``EntryColumns`` (tar/columns.py).
     entries: Sequence[FileMetadata]
     compression: CompressionInfo

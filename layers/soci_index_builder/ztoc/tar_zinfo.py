@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from soci_index_builder.ztoc._flatbuffers import Reader, Writer, ZtocFormatError
+from soci_index_builder.ztoc._flatbuffers import Reader, Writer, ZtocFormatError, ZtocValueError
 
 __all__ = ["TAR_ZINFO_VERSION", "decode_tar_zinfo", "encode_tar_zinfo"]
 
@@ -23,7 +23,7 @@ def encode_tar_zinfo(span_size: int, size: int) -> bytes:
     try:
         return w.finish(w.table(3, fields))
     except struct.error as exc:
-        raise ValueError(f"TarZinfo field out of range: {exc}") from None
+        raise ZtocValueError(f"TarZinfo field out of range: {exc}") from None
 
 
 def decode_tar_zinfo(raw: bytes | bytearray | memoryview) -> tuple[int, int]:

@@ -5,8 +5,8 @@ strings (docs/performance.md). Here names, ``mod_time`` texts and PAX values are
 buffer each (UTF-8 with surrogate escapes, exactly the bytes the encoder writes, section 2.3),
 offsets and sizes are integer arrays, and what repeats across entries (type, linkname, mode,
 owner, device numbers; the keys of the PAX records) is interned once and referenced by index.
-The encoder (:mod:`.encode`) reads the columns directly; every other reader sees a read-only
-sequence of :class:`~.model.FileMetadata`, each built on access.
+The zTOC encoder (``ztoc/encode.py``) reads the columns directly; every other reader sees a
+read-only sequence of :class:`~.model.FileMetadata`, each built on access.
 """
 
 from __future__ import annotations

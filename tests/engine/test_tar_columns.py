@@ -1,4 +1,4 @@
-"""The columnar TOC (ztoc/columns.py) is a faithful sequence of the entries it was given.
+"""The columnar TOC (tar/columns.py) is a faithful sequence of the entries it was given.
 
 Strings are made the way the tar scanner makes them (raw bytes decoded with surrogate
 escapes), so every field must come back equal, in every access form the readers use.
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from soci_index_builder.tar.columns import EntryColumns
 from soci_index_builder.ztoc.codec import decode_ztoc, encode_ztoc
-from soci_index_builder.ztoc.columns import EntryColumns
 from soci_index_builder.ztoc.model import (
     CompressionAlgorithm,
     CompressionInfo,

@@ -1,1 +1,0 @@
-"""flatc-generated readers/builders for ztoc.fbs and zinfo.fbs (do not edit; see README.md)."""
