@@ -18,6 +18,7 @@ from ..errors import TarFormatError, UnsupportedTarEntryError
 from ..streams import Readable
 from . import entries as E
 from .buffer import BlockBuffer
+from .columns import EntryColumns
 from .entries import (
     HEADER_ONLY_TYPES,
     TYPE_GNU_LONGLINK,
@@ -58,7 +59,7 @@ MAX_PAYLOAD = MAX_SPECIAL_FILE_SIZE
 class Toc(NamedTuple):
     """Every tar entry as soci records it, and ``uncompressed_archive_size`` (§3.7)."""
 
-    entries: tuple[FileMetadata, ...]
+    entries: EntryColumns
     archive_size: int
 
 
@@ -98,8 +99,14 @@ class TarScanner(BlockBuffer):
             raise RuntimeError("archive_size is known only after the last entry")
         return self._archive_size
 
-    def entries(self) -> Iterator[FileMetadata]:  # noqa: C901 (one hot loop, see below)
+    def entries(self) -> Iterator[FileMetadata]:
         """Yield one entry per Go ``Next()`` until end of archive."""
+        table = EntryColumns()
+        for _ in self.scan(table):
+            yield table[-1]
+
+    def scan(self, table: EntryColumns) -> Iterator[None]:  # noqa: C901 (one hot loop, see below)
+        """Add one entry per Go ``Next()`` to ``table``, yielding after each, until the end."""
         # The hot loop of a layer build, in one frame with the buffer state in locals (synced to
         # self around the slow paths). The fast path decodes a header with plain octal numbers
         # and pieces seen before in this scan (memo tables) without allocating per field;
@@ -115,14 +122,17 @@ class TarScanner(BlockBuffer):
         x_over: dict[int, Any] | None = None
         x_raw: dict[bytes, bytes] | None = None
         skip_data = skip_pad = 0
-        last_name = ""
+        add, append = table.add, table.append
+        kind_tail: Tail | None = None
+        kind_owner: tuple[int, int, int] | None = None
+        kind_id = 0
         while True:
             if skip_data or skip_pad:
                 if lo + skip_data + skip_pad <= hi:  # the usual case: all in the buffer
                     lo += skip_data + skip_pad
                 else:
                     self._lo, self._skip_data, self._skip_pad = lo, skip_data, skip_pad
-                    self._last_name = last_name
+                    self._last_name = table.name(len(table) - 1) if table else ""
                     if not self._skip_previous():
                         break
                     lo, hi, base = self._lo, self._hi, self._base
@@ -193,36 +203,31 @@ class TarScanner(BlockBuffer):
                 records, x_pax, pending = x_pax, None, False
             if text is None:  # formatted only when no PAX mtime replaces it
                 text = whole_seconds_text(seconds, minutes)
-            fields = (
-                name.decode("utf-8", "surrogateescape"),
-                type_name,
-                base + lo,
-                length,
-                linkname,
-                mode,
-                uid,
-                gid,
-                uname,
-                gname,
-                text,
-                devmajor,
-                devminor,
-                records,
-            )
             if not pending and type_name is not None:
-                entry = tuple.__new__(FileMetadata, fields)  # skips NamedTuple's Python __new__
+                # The kind is a function of the memoized tail and owner objects (kept alive
+                # here, so identity is safe): interned once per change, not per entry.
+                if tail is not kind_tail or owner is not kind_owner:
+                    kind_tail, kind_owner = tail, owner
+                    kind_id = table.kind_id(
+                        (type_name, linkname, mode, uid, gid, uname, gname, devmajor, devminor)
+                    )
+                add(name, kind_id, base + lo, length, text, records)
             else:
                 if x_pax is not None:
                     state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw
                     x_pax = None
+                fields = (
+                    name.decode("utf-8", "surrogateescape"), type_name, base + lo, length,
+                    linkname, mode, uid, gid, uname, gname, text, devmajor, devminor, records,
+                )  # fmt: skip
                 entry = self._merge(state, fields, typeflag, name, offset)
                 type_name, length = entry.type, entry.uncompressed_size
                 pending, state = False, _Pending()
+                append(entry)
             if type_name == _REG:  # the only type with a data section
                 skip_data, skip_pad = length, -length % BLOCK_SIZE
-            last_name = entry.name
             self._lo = lo
-            yield entry
+            yield None
         self._archive_size = self._base + self._lo
 
     def _learn(self, block: memoryview, offset: int) -> tuple[Tail, tuple[int, int, int], int, int]:
@@ -301,5 +306,7 @@ def _error(exc: HeaderError, offset: int, name: bytes) -> TarFormatError:
 def read_toc(source: Readable, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Toc:
     """Scan a whole tar stream (see :class:`TarScanner`; up to ``buffer_size`` bytes read ahead)."""
     scanner = TarScanner(source, buffer_size)
-    entries = tuple(scanner.entries())
+    entries = EntryColumns()
+    for _ in scanner.scan(entries):
+        pass
     return Toc(entries, scanner.archive_size)

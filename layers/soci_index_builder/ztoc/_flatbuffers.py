@@ -8,6 +8,7 @@ written). :class:`Reader` is bounds-checked table access for untrusted buffers.
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import TYPE_CHECKING
 
@@ -108,7 +109,12 @@ class Writer:
         self.prep(4)
         self.off += 4
         self.chunks.append(U32(self.off - root))
-        return b"".join(reversed(self.chunks))
+        # Chunks are released as they are copied, and BytesIO.getvalue() hands over its own
+        # buffer: peak memory is about one zTOC, not two (docs/performance.md).
+        out, chunks = io.BytesIO(), self.chunks
+        while chunks:
+            out.write(chunks.pop())
+        return out.getvalue()
 
 
 _u32 = struct.Struct("<I").unpack_from

@@ -14,8 +14,9 @@ import struct
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from soci_index_builder.tar.columns import EntryColumns, Kind
 from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueError
-from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, FileMetadata, Ztoc
+from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -111,28 +112,30 @@ _XATTR_VT = struct.pack("<4H", 8, 12, 8, 4)  # Xattr's only possible vtable: key
 _XATTR_OBJ = struct.Struct("<iII").pack
 _ZERO4 = bytes(4)
 _Group = tuple[bytes, int, int, int, int]
-#: :func:`_single_xattr`: (pack, bytes before the soffset, table's Offset() past the
-#: strings' start, bytes after the soffset, size).
-_Single = tuple[Any, bytes, int, bytes, int]
-_SINGLE_VECTOR = struct.pack("<II", 1, 4)  # length 1, element 0 -> the table just after it
+#: :func:`_kind_info`: the string group, its ends (k1, k4, k8, k9), the presence bits, mode,
+#: uid, gid, devmajor, devminor.
+_KindInfo = tuple[bytes, int, int, int, int, int, int, int, int, int, int]
 
 
-class _Groups(dict[tuple[str, str, str, str], _Group | None]):
-    """(type, linkname, uname, gname) -> :func:`_string_group`; None when new. The mod_time
-    string is written beside the group, not in its key: it may differ for every entry."""
+def _single_piece(key_id: int, value: bytes, key_chunk: bytes) -> _Piece:
+    """The position-free part of a one-record Xattr vector (see ``_SINGLE``): the value's bytes
+    and padding, then the key string; with the last three fields of its ``_SINGLE`` pack."""
+    lv = len(value)
+    cv = lv + 8 - (lv & 3)  # the value string's size
+    return key_id, value + _TAIL[lv & 3] + key_chunk, (8, cv + 4, lv)
 
-    def __missing__(self, key: tuple[str, str, str, str]) -> None:
-        return None
 
-    def fill(self, strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
-        if len(self) >= _MEMO_LIMIT:
-            self.clear()
-        group = self[key] = _string_group(strs, key)
-        return group
+#: A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs` writes
+#: it, in memory order: the vector (length 1, element 0 -> the table just after it), the table
+#: (soffset to the vtable, uoffsets of value and key), the value string's length; then the
+#: value's bytes and padding and the key string follow.
+_SINGLE = struct.Struct("<IIiIII").pack
+#: :func:`_single_piece`: (key id, the piece, the pack's last three fields).
+_Piece = tuple[int, bytes, tuple[int, int, int]]
 
 
 def _write_xattrs(
-    w: Writer, chunks: list[bytes], pax: Sequence[tuple[str, str]], strs: _StrChunks
+    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _StrChunks
 ) -> int:
     """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned),
     appended to ``chunks`` (the entry loop's current batch of ``w``'s chunks)."""
@@ -158,24 +161,6 @@ def _write_xattrs(
     return w.off
 
 
-def _single_xattr(strs: _StrChunks, record: tuple[str, str]) -> _Single:
-    """A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs`
-    writes it, as one chunk in memory order: the vector (length 1, uoffset 4), the table
-    (soffset to the vtable, then the constant uoffsets of value and key), the value and key
-    strings. Only the soffset depends on where it lands: ``vtable - start - rel`` for strings
-    starting at Offset() ``start``."""
-    ck, cv = strs[record[0]], strs[record[1]]
-    rest = struct.pack("<II", 8, len(cv) + 4) + cv + ck
-    pack = _single_struct(len(rest))
-    size = len(ck) + len(cv)
-    return pack, _SINGLE_VECTOR, size + 12, rest, size + 20
-
-
-@functools.lru_cache(maxsize=256)
-def _single_struct(rest: int) -> Any:
-    return struct.Struct(f"<8si{rest}s").pack
-
-
 def _key_bytes(record: tuple[str, str]) -> bytes:
     return _enc(record[0])
 
@@ -195,59 +180,88 @@ def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
     return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
-# Long on purpose (~50 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
-def _write_entries(w: Writer, entries: Sequence[FileMetadata]) -> list[int]:
+def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
+    """The string group of a :data:`~.columns.Kind` and its scalars, with the presence bits
+    of mode, uid, gid, devmajor and devminor (section 2.3 step 2.3)."""
+    typ, link, mode, uid, gid, uname, gname, dmaj, dmin = kind
+    mask = 4 * (mode != 0) + 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
+    return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
+
+
+# Long on purpose (~60 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
+def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (the hot loop)
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Offsets of the type..gname strings relative to the name string (``k*``) come from a
-    per-encode cache of those four values, which repeat across entries; mod_time follows
-    them (``k10``). Chunks go to a batch
-    joined into one of ``w``'s chunks every ``_BATCH`` entries.
+    Reads the columns directly: names, mod_times and PAX values are already encoded. Offsets
+    of the type..gname strings relative to the name string (``k*``) come from a per-encode
+    cache by interned kind; mod_time follows them (``k10``). Chunks go to a batch joined into
+    one of ``w``'s chunks every ``_BATCH`` entries.
     """
-    strs, pats, vtables, groups = _StrChunks(), _PATTERNS, w.vtables, _Groups()
-    batch: list[bytes] = []
+    strs, pats, vtables = _StrChunks(), _PATTERNS, w.vtables
+    kinds: dict[int, _KindInfo] = {}
+    batch: list[bytes | bytearray] = []
     append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
-    xattrs: dict[tuple[str, str], _Single] = {}
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
+    names, name_ends, time_ends = toc.names, toc.name_ends, toc.time_ends
+    value_ends, first_value = toc.value_ends, toc.first_value
+    kind_values, key_sets = toc.kind_values, toc.key_sets
+    # bytes copies of the two columns whose slices are memo keys (repeating times and values)
+    times, values = bytes(toc.times), bytes(toc.values)
+    tchunks: dict[bytes, bytes] = {}
+    xpieces: dict[bytes, _Piece] = {}
     assert off & 3 == 0, "entries must start 4-aligned"
-    for name, typ, uoff, usize, link, mode, uid, gid, uname, gname, mt, dmaj, dmin, pax in reversed(
-        entries
+    for i, uoff, usize, kind_id, key_id in zip(
+        range(len(toc) - 1, -1, -1),
+        reversed(toc.offsets),
+        reversed(toc.sizes),
+        reversed(toc.kinds),
+        reversed(toc.pax_keys),
+        strict=True,
     ):
-        nb = name.encode("utf-8", "surrogateescape")
+        nb = names[name_ends[i] : name_ends[i + 1]]
         n = len(nb)
         s0 = off + n + 8 - (n & 3)
-        group, k1, k4, k8, k9 = groups[typ, link, uname, gname] or groups.fill(
-            strs, (typ, link, uname, gname)
-        )
-        cm = strs[mt]
+        info = kinds.get(kind_id)
+        if info is None:
+            if len(kinds) >= _MEMO_LIMIT:
+                kinds.clear()
+            info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
+        group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
+        tb = times[time_ends[i] : time_ends[i + 1]]
+        cm = tchunks.get(tb)
+        if cm is None:
+            if len(tchunks) >= _MEMO_LIMIT:
+                tchunks.clear()
+            cm = tchunks[tb] = U32(len(tb)) + tb + tail[len(tb) & 3]
         k10 = k9 + len(cm)
         append(tail[n & 3])
         append(nb)
         append(U32(n))
         append(group)
         append(cm)
-        if pax:
-            if xvt and len(pax) == 1:  # Xattr vtable already written: one pack
-                record = pax[0]
-                x = xattrs.get(record)
-                if x is None:
-                    x = _single_xattr(strs, record)
-                    if len(xattrs) >= _MEMO_LIMIT:
-                        xattrs.clear()
-                    xattrs[record] = x
-                xpack, head, rel, rest, xsize = x
-                append(xpack(head, xvt - s0 - k10 - rel, rest))
-                start = s0 + k10 + xsize
+        if key_id:
+            keys = key_sets[key_id]
+            if xvt and len(keys) == 1:  # Xattr vtable already written: one pack
+                v = first_value[i]
+                vb = values[value_ends[v] : value_ends[v + 1]]
+                x = xpieces.get(vb)
+                if x is None or x[0] != key_id:
+                    if len(xpieces) >= _MEMO_LIMIT:
+                        xpieces.clear()
+                    x = xpieces[vb] = _single_piece(key_id, vb, strs[keys[0]])
+                _, piece, head = x
+                strings = s0 + k10 + len(piece) + 4  # Offset() past the two strings
+                append(piece)
+                append(_SINGLE(1, 4, xvt - strings - 12, *head))
+                start = strings + 20
             else:
                 w.off = s0 + k10
-                start = _write_xattrs(w, batch, pax, strs)
+                start = _write_xattrs(w, batch, toc.records(i), strs)
                 xvt = vtables.get(_XATTR_VT, 0)
         else:
             append(_ZERO4)
             start = s0 + k10 + 4
-        mask = (uoff != 0) + 2 * (usize != 0) + 4 * (mode != 0)
-        if uid or gid or dmaj or dmin:
-            mask += 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
+        mask += (uoff != 0) + 2 * (usize != 0)
         pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13 = pats[
             mask << 1 | (start >> 2 & 1)
         ]
@@ -290,7 +304,9 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
     try:
         version = w.string(_enc(ztoc.version))
         tool = w.string(_enc(ztoc.build_tool_identifier))
-        metadata = w.offset_vector(_write_entries(w, ztoc.entries))
+        entries = ztoc.entries
+        columns = entries if isinstance(entries, EntryColumns) else EntryColumns.of(entries)
+        metadata = w.offset_vector(_write_entries(w, columns))
         toc = w.table(1, [(0, "U", metadata)])
         info = _write_compression_info(w, ztoc.compression)
         fields = [(0, "U", version), (1, "U", tool), (4, "U", toc)]
@@ -300,5 +316,5 @@ def encode_ztoc(ztoc: Ztoc) -> bytes:
             fields.append((3, "q", ztoc.uncompressed_archive_size))
         fields.append((5, "U", info))
         return w.finish(w.table(6, fields))
-    except struct.error as exc:
+    except (struct.error, OverflowError) as exc:  # OverflowError: an offset/size column
         raise ZtocValueError(f"zTOC field out of range: {exc}") from None

@@ -6,6 +6,7 @@ losslessly as surrogate escapes and encoded back with ``utf-8``/``surrogateescap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,5 +52,6 @@ class Ztoc:
     build_tool_identifier: str
     compressed_archive_size: int
     uncompressed_archive_size: int
-    entries: tuple[FileMetadata, ...]
+    #: In tar order: a tuple, or the builder's columnar ``EntryColumns`` (tar/columns.py).
+    entries: Sequence[FileMetadata]
     compression: CompressionInfo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip as stdlib_gzip
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
@@ -49,7 +50,7 @@ def verify_ztoc(ztoc: Ztoc, blob: RangeReader, layer: BinaryIO) -> VerifyReport:
     return report
 
 
-def toc_problems(entries: tuple[FileMetadata, ...]) -> list[str]:
+def toc_problems(entries: Sequence[FileMetadata]) -> list[str]:
     """The snapshotter's load-time rule: entries sorted by offset describe every tar block."""
     problems = []
     next_header = 0
