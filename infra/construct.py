@@ -13,7 +13,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -22,9 +21,10 @@ from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 
 from .bundling import function_code, layer_code
 from .catalogue import ZtocCatalogue
+from .function_parts import function_log_group, function_role
 from .monitoring import BuilderMonitoring
 from .reconciler import FleetReconciler
-from .settings import RETENTION_DAYS, BuilderProps
+from .settings import BuilderProps
 
 HANDLER = "functions.indexer.handler.handler"
 FUNCTION_TIMEOUT = cdk.Duration.minutes(15)
@@ -71,16 +71,10 @@ class SociIndexBuilder(Construct):
             compatible_architectures=[_ARCHITECTURES[props.architecture]],
             description="soci_index_builder engine and its pinned dependencies",
         )  # fmt: skip
-        self.log_group = logs.LogGroup(
-            self, "Logs",
-            retention=RETENTION_DAYS[props.log_retention_days],
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )  # fmt: skip
-        self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="SOCI index builder: read images, push indexes (see docs/deploy.md)",
-        )  # fmt: skip
+        self.log_group = function_log_group(self, props.log_retention_days)
+        self.role = function_role(
+            self, "SOCI index builder: read images, push indexes (see docs/deploy.md)"
+        )
         self.function_code = function_code()
         self.ztoc_catalogue = (
             ZtocCatalogue(self, "ZtocCatalogue", point_in_time_recovery=props.ztoc_table_pitr)

@@ -16,10 +16,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .settings import RETENTION_DAYS
+from .function_parts import function_log_group, function_role
 
 if TYPE_CHECKING:
     from .construct import SociIndexBuilder
@@ -42,16 +41,10 @@ class FleetReconciler(Construct):
         super().__init__(scope, construct_id)
         props = builder.props
         stack = cdk.Stack.of(self)
-        self.log_group = logs.LogGroup(
-            self, "Logs",
-            retention=RETENTION_DAYS[props.log_retention_days],
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )  # fmt: skip
-        self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="SOCI reconciler: list ECR, enqueue work, prune orphans (docs/fleet.md)",
-        )  # fmt: skip
+        self.log_group = function_log_group(self, props.log_retention_days)
+        self.role = function_role(
+            self, "SOCI reconciler: list ECR, enqueue work, prune orphans (docs/fleet.md)"
+        )
         self.function = lambda_.Function(
             self, "Function",
             description="Reconciles ECR with the SOCI index builder: backfill, catch-up, prune",
