@@ -25,7 +25,7 @@ from soci_index_builder.soci.build import build_image_index
 from soci_index_builder.soci.catalogue import CatalogueEntry, MemoryCatalogue, ZtocKey
 from soci_index_builder.soci.catalogue.sqlite import SqliteCatalogue
 from soci_index_builder.soci.model import BuildResult, IndexSettings, LayerResult
-from soci_index_builder.store.base import Repository
+from soci_index_builder.store.base import BlobMounter, Repository
 from soci_index_builder.store.layout import LayoutRepository
 from soci_index_builder.ztoc.builder import build_ztoc
 from soci_index_builder.ztoc.model import CompressionAlgorithm
@@ -51,6 +51,22 @@ class Streams:
     def open_blob(self, digest: str, size: int | None = None) -> Any:
         self.opened.append(digest)
         return self.inner.open_blob(digest, size)
+
+
+class MountingStreams(Streams):
+    """Streams over a registry repository: the BlobMounter methods are spelled out because
+    ``isinstance`` against a protocol ignores ``__getattr__`` from Python 3.12 on."""
+
+    def sibling(self, name: str) -> Repository | None:
+        return self.inner.sibling(name)  # type: ignore[attr-defined, no-any-return]
+
+    def mount_from(self, digest: str, sibling: Repository) -> bool:
+        return self.inner.mount_from(digest, sibling)  # type: ignore[attr-defined, no-any-return]
+
+
+def streams(inner: Repository) -> Streams:
+    """A recording wrapper with the same optional capabilities as ``inner``."""
+    return MountingStreams(inner) if isinstance(inner, BlobMounter) else Streams(inner)
 
 
 def _read(repo: Repository, digest: str) -> bytes:
@@ -93,7 +109,7 @@ def test_new_tag_reuses_shared_layers_through_the_catalogue(repo: Repository) ->
     assert len(_by_status(first, "indexed")) == 3
 
     push_image(repo, "v2", [big_gzip(1), big_tar(2), big_gzip(4)])
-    watched = Streams(repo)
+    watched = streams(repo)
     second = build_image_index(watched, "v2", SETTINGS, catalogue=catalogue)
 
     reused = {layer.digest for layer in _by_status(second, "reused")}
@@ -111,7 +127,7 @@ def test_repush_of_a_tag_reuses_the_previous_output_without_a_catalogue(repo: Re
     build_image_index(repo, "app", SETTINGS)
     push_image(repo, "app", [big_gzip(1), big_gzip(5)])  # the tag moves: a new subject
 
-    watched = Streams(repo)
+    watched = streams(repo)
     result = build_image_index(watched, "app", SETTINGS)
 
     assert [layer.status for layer in result.layers] == ["reused", "indexed"]
@@ -127,7 +143,7 @@ def test_v1_reuses_the_referrers_of_the_subjects(repo: Repository) -> None:
     push_multi_platform_image(repo, "app", {"linux/amd64": amd64, "linux/arm64": arm64})
     v1 = replace(SETTINGS, index_version="v1")
     build_image_index(repo, "app", replace(v1, platforms=("linux/amd64",)))
-    watched = Streams(repo)
+    watched = streams(repo)
     both = build_image_index(watched, "app", v1)
     statuses = {layer.digest: layer.status for layer in both.layers}
     shared, only_amd64, only_arm64 = (make_layer(s).digest for s in (amd64[0], amd64[1], arm64[1]))
@@ -309,7 +325,7 @@ def test_second_repository_mounts_instead_of_streaming(registry: Any) -> None:
     build_image_index(first, "1", SETTINGS, catalogue=catalogue)
 
     push_image(second, "1", [big_gzip(1), big_gzip(2), big_gzip(6)])
-    watched = Streams(second)
+    watched = streams(second)
     result = build_image_index(watched, "1", SETTINGS, catalogue=catalogue)
 
     assert [layer.status for layer in result.layers] == ["reused", "reused", "indexed"]
@@ -332,7 +348,7 @@ def test_recompressed_layer_is_neither_recompressed_nor_uploaded_again(
     push_image(first, "1", [big_zstd(1), big_gzip(2)])
     one = build_image_index(first, "1", recompress, catalogue=catalogue)
     push_image(second, "1", [big_zstd(1), big_gzip(3)])
-    watched = Streams(second)
+    watched = streams(second)
     two = build_image_index(watched, "1", recompress, catalogue=catalogue)
 
     assert [layer.status for layer in two.layers] == ["reused", "indexed"]
@@ -392,7 +408,7 @@ def test_ecr_mounts_or_copies_the_ztoc_blob_never_the_layer(ecr: Any, blob_mount
     push_image(second, "1", [big_gzip(1)])
     ecr.behaviours.blob_mounting = blob_mounting
     ecr.requests.clear()
-    watched = Streams(second)
+    watched = streams(second)
     result = build_image_index(watched, "1", SETTINGS, catalogue=catalogue)
 
     assert [layer.status for layer in result.layers] == ["reused"]
