@@ -43,7 +43,6 @@ class SkipReason(StrEnum):
 
     BELOW_MIN_SIZE = "below-min-size"
     ZSTD = "zstd"
-    NOT_A_LAYER = "not-a-layer"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
     #: A non-distributable ("foreign") layer with ``urls``: soci leaves it out (its bytes live
     #: elsewhere and may not be redistributed).
