@@ -54,3 +54,22 @@ def set_parameters(aws: None) -> SetParameters:
             ssm.put_parameter(Name=PREFIX + name, Type=kind, Value=value, Overwrite=True)
 
     return write
+
+
+@pytest.fixture
+def result_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A result bus whose every event lands in an SQS queue (moto); returns the queue URL."""
+    import boto3
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="results")
+    queue = sqs.create_queue(QueueName="results")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(
+        Name="all", EventBusName="results", EventPattern='{"source": ["soci-index-builder"]}'
+    )
+    events.put_targets(
+        Rule="all", EventBusName="results", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
+    )
+    monkeypatch.setenv("RESULT_EVENT_BUS", "results")
+    return str(queue)

@@ -218,22 +218,12 @@ def test_bare_event_raises_for_retry_and_returns_status_otherwise(
 
 
 def test_result_events_reach_the_bus(
-    set_parameters: SetParameters, builds: FakeBuilder, run: Run, monkeypatch: pytest.MonkeyPatch
+    set_parameters: SetParameters, builds: FakeBuilder, run: Run, result_queue: str
 ) -> None:
     import boto3
 
     set_parameters(exclude="*:skip-*")
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name="results")
-    queue = sqs.create_queue(QueueName="results")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
-    events.put_rule(
-        Name="all", EventBusName="results", EventPattern='{"source": ["soci-index-builder"]}'
-    )
-    events.put_targets(
-        Rule="all", EventBusName="results", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
-    )
-    monkeypatch.setenv("RESULT_EVENT_BUS", "results")
+    sqs, queue = boto3.client("sqs"), result_queue
 
     run(sqs_batch(ecr_push_event(), ecr_push_event(tag="skip-1")))
     builds.error = GzipFormatError("corrupt")
