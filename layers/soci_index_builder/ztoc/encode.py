@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,7 +20,7 @@ from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueEr
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = ["encode_ztoc"]
 
@@ -45,6 +46,7 @@ _MEMO_LIMIT = 4096
 #: Entries whose chunks are joined into one bytes object at a time: a few hundred small
 #: bytes objects per entry would cost more memory than the encoding itself.
 _BATCH = 1024
+_BATCH_MASK = _BATCH - 1
 
 
 class _StrChunks(dict[str, bytes]):
@@ -74,6 +76,9 @@ class _Pattern(NamedTuple):
     u9: int
     u10: int
     u13: int
+    # Byte positions in the object (soffset at 0) of the size and offset fields (0: absent).
+    at_size: int
+    at_offset: int
 
 
 def _compile_pattern(mask: int, e8: int) -> _Pattern:
@@ -96,7 +101,10 @@ def _compile_pattern(mask: int, e8: int) -> _Pattern:
     select = itemgetter(0, *[int(i.split(":")[0]) for i in reversed(items) if ":" in i])
     align = 8 if mask & 0b1100111 else 4
     uoffs = (pos[s] for s in (1, 4, 8, 9, 10, 13))
-    return _Pattern(struct.Struct(fmt).pack, select, size, vt, align, *uoffs)
+    at_size, at_offset = (size - pos[s] if pos[s] else 0 for s in (3, 2))
+    return _Pattern(
+        struct.Struct(fmt).pack, select, size, vt, align, *uoffs, at_size, at_offset
+    )
 
 
 class _PatternCache(dict[int, _Pattern]):
@@ -117,21 +125,11 @@ _Group = tuple[bytes, int, int, int, int]
 _KindInfo = tuple[bytes, int, int, int, int, int, int, int, int, int, int]
 
 
-def _single_piece(key_id: int, value: bytes, key_chunk: bytes) -> _Piece:
-    """The position-free part of a one-record Xattr vector (see ``_SINGLE``): the value's bytes
-    and padding, then the key string; with the last three fields of its ``_SINGLE`` pack."""
-    lv = len(value)
-    cv = lv + 8 - (lv & 3)  # the value string's size
-    return key_id, value + _TAIL[lv & 3] + key_chunk, (8, cv + 4, lv)
-
-
-#: A one-record Xattr vector once the Xattr vtable is written, as :func:`_write_xattrs` writes
-#: it, in memory order: the vector (length 1, element 0 -> the table just after it), the table
-#: (soffset to the vtable, uoffsets of value and key), the value string's length; then the
-#: value's bytes and padding and the key string follow.
-_SINGLE = struct.Struct("<IIiIII").pack
-#: :func:`_single_piece`: (key id, the piece, the pack's last three fields).
-_Piece = tuple[int, bytes, tuple[int, int, int]]
+#: The head of a one-record Xattr vector and of its table, in memory order: the vector
+#: (length 1, element 0 -> the table just after it), then the table's soffset to the vtable
+#: follows, then (:attr:`_Layout.single`) its uoffsets of value and key and the value's length.
+_SINGLE_HEAD = struct.pack("<II", 1, 4)
+_SINGLE_TAIL = struct.Struct("<III").pack
 
 
 def _write_xattrs(
@@ -188,101 +186,205 @@ def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
     return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
 
 
-# Long on purpose (~60 lines): the inlined hot loop; per-entry helper calls measurably cost speed.
+class _Kinds(dict[int, _KindInfo]):
+    """Kind id -> :func:`_kind_info`, computed on first use (bounded like :class:`_StrChunks`)."""
+
+    def __init__(self, strs: _StrChunks, kind_values: Sequence[Kind]) -> None:
+        super().__init__()
+        self.strs, self.kind_values = strs, kind_values
+
+    def __missing__(self, kind_id: int) -> _KindInfo:
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
+        info = self[kind_id] = _kind_info(self.strs, self.kind_values[kind_id])
+        return info
+
+
+class _Layout(NamedTuple):
+    """What the entries of one *shape* have in common: the same kind, PAX key set, mod_time
+    length and (one PAX record) value length. Their bytes differ only in the name, mod_time
+    and value bytes, the name's length, and the two position-dependent soffsets."""
+
+    d: int  # the Xattr vector's Offset() minus the name string's
+    strings: bytes  # memory order, after the mod_time's bytes: padding, gname..type strings
+    glue: bytes  # memory order, up to the mod_time's bytes: the value's padding, key, length
+    single: bytes  # the last 12 bytes of a one-record Xattr head (value/key uoffsets, length)
+    heads: list[list[Any] | None]  # :func:`_head` by variant (see :func:`_write_entries`)
+    kind: _KindInfo
+    k10: int  # the mod_time string's Offset() minus the type string's
+
+
+def _layout(strs: _StrChunks, kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
+    """The :class:`_Layout` of entries of ``kind`` with an ``lt``-byte mod_time and no PAX
+    record (``key`` None) or one record, of key ``key`` and an ``lv``-byte value."""
+    group, k9 = kind[0], kind[4]
+    k10 = k9 + lt + 8 - (lt & 3)
+    strings = _TAIL[lt & 3] + group
+    if key is None:
+        return _Layout(k10 + 4, strings, U32(lt), b"", [None] * 8, kind, k10)
+    glue = _TAIL[lv & 3] + strs[key] + U32(lt)
+    cv = lv + 8 - (lv & 3)  # the value string's size
+    # Vector (8), table (12), value length (4), value bytes, the glue without U32(lt).
+    return _Layout(k10 + 20 + lv + len(glue), strings, glue, _SINGLE_TAIL(8, cv + 4, lv),
+                   [None] * 8, kind, k10)  # fmt: skip
+
+
+@functools.cache
+def _head_struct(fmt: str) -> Any:
+    return struct.Struct(fmt).pack
+
+
+def _dropping(pack: Any, *, size: bool, offset: bool) -> Any:
+    """``pack`` called with a head's full arguments, of which it takes the present fields."""
+    if size:
+        return lambda s, a, z, o, *rest: pack(s, a, z, *rest)
+    if offset:
+        return lambda s, a, z, o, *rest: pack(s, a, o, *rest)
+    return lambda s, a, z, o, *rest: pack(s, a, *rest)
+
+
+def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
+    """``[pack, a, b, size, vtable, known]`` for the object of the entries of ``layout`` in
+    ``variant``, with the Xattr head after it (the empty vector, or with ``pax`` the
+    one-record vector and table up to its soffset): it is
+    ``pack(soffset, a, size, offset, b[, xattr table soffset, layout.single])``, ``a`` and
+    ``b`` being the constant bytes around the size and offset fields; ``known``, None until
+    looked up, is the vtable's Offset() once written."""
+    group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = layout.kind
+    mask |= (not variant & 1) | 2 * (not variant & 2)
+    p = _PATTERNS[mask << 1 | variant >> 2]
+    d, k10 = layout.d, layout.k10
+    obj = p.pack(*p.select((
+        0, p.u13, dmin, dmaj, d + p.u10 - k10, d + p.u9 - k9, d + p.u8 - k8, gid, uid, mode,
+        d + p.u4 - k4, 0, 0, d + p.u1 - k1, d + 4,
+    )))  # fmt: skip
+    present = [at for at in (p.at_size, p.at_offset) if at]  # adjacent, size first
+    lo, hi = (present[0], present[-1] + 8) if present else (p.size, p.size)
+    a, b = obj[4:lo], obj[hi:] + (_SINGLE_HEAD if pax else _ZERO4)
+    pack = _head_struct(f"<i{len(a)}s{'q' * len(present)}{len(b)}s" + ("i12s" if pax else ""))
+    if variant & 3:  # offset and/or size absent
+        pack = _dropping(pack, size=not variant & 2, offset=not variant & 1)
+    return [pack, a, b, p.size, p.vtable, None]
+
+
+def _reversed_slices(buf: bytearray, ends: Sequence[int]) -> Iterator[bytearray]:
+    """``buf[ends[i]:ends[i + 1]]`` for i from the last down to 0, sliced in C."""
+    return map(buf.__getitem__, map(slice, islice(reversed(ends), 1, None), reversed(ends)))
+
+
+# Long on purpose: the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (the hot loop)
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Reads the columns directly: names, mod_times and PAX values are already encoded. Offsets
-    of the type..gname strings relative to the name string (``k*``) come from a per-encode
-    cache by interned kind; mod_time follows them (``k10``). Chunks go to a batch joined into
-    one of ``w``'s chunks every ``_BATCH`` entries.
+    Reads the columns directly: names, mod_times and PAX values are already encoded. An entry
+    with no PAX record, or one once the Xattr vtable exists, whose object's vtable is already
+    written, is one tuple of pieces: its name, mod_time and value bytes between the constant
+    bytes of its :class:`_Layout` and one pack of its :func:`_head` (the *variant*: the
+    Xattr vector's start mod 8 and which of offset and size are absent). Other entries (the
+    first of each vtable, several PAX records) take :func:`general`. Pieces go to a batch
+    joined into one of ``w``'s chunks every ``_BATCH`` entries.
     """
-    strs, pats, vtables = _StrChunks(), _PATTERNS, w.vtables
-    kinds: dict[int, _KindInfo] = {}
+    strs, vtables, tail = _StrChunks(), w.vtables, _TAIL
+    kinds = _Kinds(strs, toc.kind_values)
+    layouts: dict[tuple[int, int, int, int], _Layout] = {}
     batch: list[bytes | bytearray] = []
-    append, off, align, objs, tail = batch.append, w.off, w.minalign, [], _TAIL
+    objs: list[int] = []
+    key_sets, values, value_ends, first_value = (
+        toc.key_sets, toc.values, toc.value_ends, toc.first_value
+    )  # fmt: skip
+    one_key = [len(keys) == 1 for keys in key_sets]
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
-    names, name_ends, time_ends = toc.names, toc.name_ends, toc.time_ends
-    value_ends, first_value = toc.value_ends, toc.first_value
-    kind_values, key_sets = toc.kind_values, toc.key_sets
-    # bytes copies of the two columns whose slices are memo keys (repeating times and values)
-    times, values = bytes(toc.times), bytes(toc.values)
-    tchunks: dict[bytes, bytes] = {}
-    xpieces: dict[bytes, _Piece] = {}
+
+    def general(
+        i: int, nb: bytearray, tb: bytearray, uoff: int, usize: int, kind_id: int, key_id: int,
+        off: int,
+    ) -> int:  # fmt: skip
+        """Entry ``i`` field by field (any PAX records; writes its vtable if new), at ``off``;
+        returns the Offset() after it."""
+        n, lt = len(nb), len(tb)
+        s0 = off + n + 8 - (n & 3)
+        group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = kinds[kind_id]
+        k10 = k9 + lt + 8 - (lt & 3)
+        batch.extend((tail[n & 3], nb, U32(n), group, tail[lt & 3], tb, U32(lt)))
+        if key_id:
+            w.off = s0 + k10
+            start = _write_xattrs(w, batch, toc.records(i), strs)
+        else:
+            batch.append(_ZERO4)
+            start = s0 + k10 + 4
+        mask |= (uoff != 0) | 2 * (usize != 0)
+        pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13, _, _ = _PATTERNS[
+            mask << 1 | (start >> 2 & 1)
+        ]
+        d = start - s0
+        obj = start + size
+        known = vtables.get(vt)
+        batch.append(pack(*select((
+            32 if known is None else known - obj, u13, dmin, dmaj, d + u10 - k10, d + u9 - k9,
+            d + u8 - k8, gid, uid, mode, d + u4 - k4, usize, uoff, d + u1 - k1, d + 4,
+        ))))  # fmt: skip
+        w.minalign = max(w.minalign, palign)
+        objs.append(obj)
+        if known is None:
+            batch.append(vt)
+            vtables[vt] = obj + 32
+            return obj + 32
+        return obj
+
+    off = w.off
     assert off & 3 == 0, "entries must start 4-aligned"
-    for i, uoff, usize, kind_id, key_id in zip(
+    for i, nb, tb, uoff, usize, kind_id, key_id in zip(
         range(len(toc) - 1, -1, -1),
+        _reversed_slices(toc.names, toc.name_ends),
+        _reversed_slices(toc.times, toc.time_ends),
         reversed(toc.offsets),
         reversed(toc.sizes),
         reversed(toc.kinds),
         reversed(toc.pax_keys),
         strict=True,
     ):
-        nb = names[name_ends[i] : name_ends[i + 1]]
-        n = len(nb)
-        s0 = off + n + 8 - (n & 3)
-        info = kinds.get(kind_id)
-        if info is None:
-            if len(kinds) >= _MEMO_LIMIT:
-                kinds.clear()
-            info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
-        group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
-        tb = times[time_ends[i] : time_ends[i + 1]]
-        cm = tchunks.get(tb)
-        if cm is None:
-            if len(tchunks) >= _MEMO_LIMIT:
-                tchunks.clear()
-            cm = tchunks[tb] = U32(len(tb)) + tb + tail[len(tb) & 3]
-        k10 = k9 + len(cm)
-        append(tail[n & 3])
-        append(nb)
-        append(U32(n))
-        append(group)
-        append(cm)
-        if key_id:
-            keys = key_sets[key_id]
-            if xvt and len(keys) == 1:  # Xattr vtable already written: one pack
-                v = first_value[i]
-                vb = values[value_ends[v] : value_ends[v + 1]]
-                x = xpieces.get(vb)
-                if x is None or x[0] != key_id:
-                    if len(xpieces) >= _MEMO_LIMIT:
-                        xpieces.clear()
-                    x = xpieces[vb] = _single_piece(key_id, vb, strs[keys[0]])
-                _, piece, head = x
-                strings = s0 + k10 + len(piece) + 4  # Offset() past the two strings
-                append(piece)
-                append(_SINGLE(1, 4, xvt - strings - 12, *head))
-                start = strings + 20
-            else:
-                w.off = s0 + k10
-                start = _write_xattrs(w, batch, toc.records(i), strs)
-                xvt = vtables.get(_XATTR_VT, 0)
-        else:
-            append(_ZERO4)
-            start = s0 + k10 + 4
-        mask += (uoff != 0) + 2 * (usize != 0)
-        pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13 = pats[
-            mask << 1 | (start >> 2 & 1)
-        ]
-        d = start - s0
-        off = obj = start + size
-        known = vtables.get(vt)
-        append(pack(*select((
-            32 if known is None else known - obj, u13, dmin, dmaj, d + u10 - k10, d + u9 - k9,
-            d + u8 - k8, gid, uid, mode, d + u4 - k4, usize, uoff, d + u1 - k1, d + 4,
-        ))))  # fmt: skip
-        if known is None:
-            append(vt)
-            vtables[vt] = off = obj + 32
-        if palign > align:
-            align = palign
-        objs.append(obj)
-        if len(objs) % _BATCH == 0:
+        if i & _BATCH_MASK == _BATCH_MASK and batch:
             w.chunks.append(b"".join(reversed(batch)))
             batch.clear()
+        if not key_id:
+            lv = 0
+        elif xvt and one_key[key_id]:
+            v = first_value[i]
+            vb = values[value_ends[v] : value_ends[v + 1]]
+            lv = len(vb)
+        else:
+            off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
+            xvt = vtables.get(_XATTR_VT, 0)
+            continue
+        lt = len(tb)
+        layout = layouts.get((kind_id, key_id, lt, lv))
+        if layout is None:
+            if len(layouts) >= _MEMO_LIMIT:
+                layouts.clear()
+            key = key_sets[key_id][0] if key_id else None
+            layout = layouts[kind_id, key_id, lt, lv] = _layout(strs, kinds[kind_id], key, lt, lv)
+        d, strings, glue, single, heads, _, _ = layout
+        n = len(nb)
+        start = off + n + 8 - (n & 3) + d
+        variant = start & 4 | (not uoff) | 2 * (not usize)
+        head = heads[variant]
+        if head is None:
+            head = heads[variant] = _head(layout, variant, key_id != 0)
+        pack, a, b, size, vt, known = head
+        if known is None:
+            known = head[5] = vtables.get(vt)
+            if known is None:  # the first object of this vtable (its pattern sets minalign)
+                off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
+                continue
+        off = obj = start + size
+        if key_id:
+            head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
+            batch += (tail[n & 3], nb, U32(n), strings, tb, glue, vb, head)
+        else:
+            batch += (tail[n & 3], nb, U32(n), strings, tb, glue, pack(known - obj, a, usize, uoff, b))
+        objs.append(obj)
     w.chunks.append(b"".join(reversed(batch)))
-    w.off, w.minalign = off, align
+    w.off = off
     objs.reverse()
     return objs
 
