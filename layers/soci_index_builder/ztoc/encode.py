@@ -13,14 +13,14 @@ import functools
 import struct
 from itertools import islice
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from soci_index_builder.tar.columns import EntryColumns, Kind
 from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueError
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ["encode_ztoc"]
 
@@ -40,24 +40,41 @@ def _enc(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-#: Entries of the per-encode memo tables before they are cleared: strings that never repeat
-#: (sub-second mtimes, PAX values) must not cost memory per entry (docs/performance.md).
+#: Entries of a per-encode memo table before it is cleared: what never repeats (long names,
+#: distinct kinds, odd value lengths) must not cost memory per entry (docs/performance.md).
 _MEMO_LIMIT = 4096
-#: Entries whose chunks are joined into one bytes object at a time: a few hundred small
-#: bytes objects per entry would cost more memory than the encoding itself.
+#: Entries whose pieces are joined into one bytes object at a time: eight small objects per
+#: entry would cost more memory than the encoding itself.
 _BATCH = 1024
-_BATCH_MASK = _BATCH - 1
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class _StrChunks(dict[str, bytes]):
-    """str -> the bytes ``CreateString`` writes for it, valid at a 4-aligned offset."""
+class _Memo(dict[K, V]):
+    """key -> ``make(key)``, made on first use, for one encode; cleared when full."""
 
-    def __missing__(self, s: str) -> bytes:
-        b = _enc(s)
+    def __init__(self, make: Callable[[K], V]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: K) -> V:
         if len(self) >= _MEMO_LIMIT:
             self.clear()
-        chunk = self[s] = U32(len(b)) + b + _TAIL[len(b) & 3]
-        return chunk
+        value = self[key] = self.make(key)
+        return value
+
+
+def _str_chunk(s: str) -> bytes:
+    """The bytes ``CreateString`` writes for ``s``, valid at a 4-aligned offset."""
+    b = _enc(s)
+    return U32(len(b)) + b + _TAIL[len(b) & 3]
+
+
+def _name_frame(n: int) -> tuple[bytes, bytes, int]:
+    """What frames an ``n``-byte string at a 4-aligned offset: its NUL and padding, its
+    length prefix (memory order: prefix, bytes, padding) and its size."""
+    return _TAIL[n & 3], U32(n), n + 8 - (n & 3)
 
 
 class _Pattern(NamedTuple):
@@ -133,7 +150,7 @@ _SINGLE_TAIL = struct.Struct("<III").pack
 
 
 def _write_xattrs(
-    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _StrChunks
+    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _Memo[str, bytes]
 ) -> int:
     """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned),
     appended to ``chunks`` (the entry loop's current batch of ``w``'s chunks)."""
@@ -168,7 +185,7 @@ def _vector_struct(n: int) -> Any:
     return struct.Struct(f"<{n + 1}I").pack
 
 
-def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
+def _string_group(strs: _Memo[str, bytes], key: tuple[str, str, str, str]) -> _Group:
     """The contiguous strings type, linkname, uname, gname of one entry (memory order is
     gname first), with their ends relative to the type string's start."""
     c1, c4, c8, c9 = (strs[s] for s in key)
@@ -178,26 +195,12 @@ def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
     return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
-def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
+def _kind_info(strs: _Memo[str, bytes], kind: Kind) -> _KindInfo:
     """The string group of a :data:`~.columns.Kind` and its scalars, with the presence bits
     of mode, uid, gid, devmajor and devminor (section 2.3 step 2.3)."""
     typ, link, mode, uid, gid, uname, gname, dmaj, dmin = kind
     mask = 4 * (mode != 0) + 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
     return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
-
-
-class _Kinds(dict[int, _KindInfo]):
-    """Kind id -> :func:`_kind_info`, computed on first use (bounded like :class:`_StrChunks`)."""
-
-    def __init__(self, strs: _StrChunks, kind_values: Sequence[Kind]) -> None:
-        super().__init__()
-        self.strs, self.kind_values = strs, kind_values
-
-    def __missing__(self, kind_id: int) -> _KindInfo:
-        if len(self) >= _MEMO_LIMIT:
-            self.clear()
-        info = self[kind_id] = _kind_info(self.strs, self.kind_values[kind_id])
-        return info
 
 
 class _Layout(NamedTuple):
@@ -214,7 +217,7 @@ class _Layout(NamedTuple):
     k10: int  # the mod_time string's Offset() minus the type string's
 
 
-def _layout(strs: _StrChunks, kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
+def _layout(strs: _Memo[str, bytes], kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
     """The :class:`_Layout` of entries of ``kind`` with an ``lt``-byte mod_time and no PAX
     record (``key`` None) or one record, of key ``key`` and an ``lv``-byte value."""
     group, k9 = kind[0], kind[4]
@@ -284,15 +287,16 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
     first of each vtable, several PAX records) take :func:`general`. Pieces go to a batch
     joined into one of ``w``'s chunks every ``_BATCH`` entries.
     """
-    strs, vtables, tail = _StrChunks(), w.vtables, _TAIL
-    kinds = _Kinds(strs, toc.kind_values)
+    vtables, tail, key_sets = w.vtables, _TAIL, toc.key_sets
+    strs: _Memo[str, bytes] = _Memo(_str_chunk)
+    kinds: _Memo[int, _KindInfo] = _Memo(lambda k: _kind_info(strs, toc.kind_values[k]))
+    frames = _Memo(_name_frame)
     layouts: dict[tuple[int, int, int, int], _Layout] = {}
     batch: list[bytes | bytearray] = []
     objs: list[int] = []
-    key_sets, values, value_ends, first_value = (
-        toc.key_sets, toc.values, toc.value_ends, toc.first_value
-    )  # fmt: skip
     one_key = [len(keys) == 1 for keys in key_sets]
+    # PAX values in the order the loop needs them (every entry takes all of its own)
+    next_value = _reversed_slices(toc.values, toc.value_ends).__next__
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
 
     def general(
@@ -333,7 +337,7 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
 
     off = w.off
     assert off & 3 == 0, "entries must start 4-aligned"
-    for i, nb, tb, uoff, usize, kind_id, key_id in zip(
+    entries = zip(
         range(len(toc) - 1, -1, -1),
         _reversed_slices(toc.names, toc.name_ends),
         _reversed_slices(toc.times, toc.time_ends),
@@ -342,48 +346,52 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
         reversed(toc.kinds),
         reversed(toc.pax_keys),
         strict=True,
-    ):
-        if i & _BATCH_MASK == _BATCH_MASK and batch:
-            w.chunks.append(b"".join(reversed(batch)))
-            batch.clear()
-        if not key_id:
-            lv = 0
-        elif xvt and one_key[key_id]:
-            v = first_value[i]
-            vb = values[value_ends[v] : value_ends[v + 1]]
-            lv = len(vb)
-        else:
-            off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
-            xvt = vtables.get(_XATTR_VT, 0)
-            continue
-        lt = len(tb)
-        layout = layouts.get((kind_id, key_id, lt, lv))
-        if layout is None:
-            if len(layouts) >= _MEMO_LIMIT:
-                layouts.clear()
-            key = key_sets[key_id][0] if key_id else None
-            layout = layouts[kind_id, key_id, lt, lv] = _layout(strs, kinds[kind_id], key, lt, lv)
-        d, strings, glue, single, heads, _, _ = layout
-        n = len(nb)
-        start = off + n + 8 - (n & 3) + d
-        variant = start & 4 | (not uoff) | 2 * (not usize)
-        head = heads[variant]
-        if head is None:
-            head = heads[variant] = _head(layout, variant, key_id != 0)
-        pack, a, b, size, vt, known = head
-        if known is None:
-            known = head[5] = vtables.get(vt)
-            if known is None:  # the first object of this vtable (its pattern sets minalign)
+    )
+    while True:
+        for i, nb, tb, uoff, usize, kind_id, key_id in islice(entries, _BATCH):
+            if not key_id:
+                lv = 0
+            elif xvt and one_key[key_id]:
+                vb = next_value()
+                lv = len(vb)
+            else:
+                for _ in key_sets[key_id]:
+                    next_value()
                 off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
+                xvt = vtables.get(_XATTR_VT, 0)
                 continue
-        off = obj = start + size
-        if key_id:
-            head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
-            batch += (tail[n & 3], nb, U32(n), strings, tb, glue, vb, head)
-        else:
-            batch += (tail[n & 3], nb, U32(n), strings, tb, glue, pack(known - obj, a, usize, uoff, b))
-        objs.append(obj)
-    w.chunks.append(b"".join(reversed(batch)))
+            lt = len(tb)
+            layout = layouts.get((kind_id, key_id, lt, lv))
+            if layout is None:
+                if len(layouts) >= _MEMO_LIMIT:
+                    layouts.clear()
+                key = key_sets[key_id][0] if key_id else None
+                layout = _layout(strs, kinds[kind_id], key, lt, lv)
+                layouts[kind_id, key_id, lt, lv] = layout
+            d, strings, glue, single, heads, _, _ = layout
+            ntail, nlen, nsize = frames[len(nb)]
+            start = off + nsize + d
+            variant = start & 4 | (not uoff) | 2 * (not usize)
+            head = heads[variant]
+            if head is None:
+                head = heads[variant] = _head(layout, variant, key_id != 0)
+            pack, a, b, size, vt, known = head
+            if known is None:
+                known = head[5] = vtables.get(vt)
+                if known is None:  # the first object of this vtable (its pattern sets minalign)
+                    off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
+                    continue
+            off = obj = start + size
+            if key_id:
+                head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
+                batch += (ntail, nb, nlen, strings, tb, glue, vb, head)
+            else:
+                batch += (ntail, nb, nlen, strings, tb, glue, pack(known - obj, a, usize, uoff, b))
+            objs.append(obj)
+        if not batch:
+            break
+        w.chunks.append(b"".join(reversed(batch)))
+        batch.clear()
     w.off = off
     objs.reverse()
     return objs
