@@ -423,3 +423,54 @@ def test_repeated_single_xattrs_match_stock_builder(
     z = Ztoc("0.9", "t", 1, 2, many, CompressionInfo(None, 0, ("d",), b"xyz"))
     assert encode_ztoc(z) == encode_ztoc_reference(z)
     assert decode_ztoc(encode_ztoc(z)) == normalized(z)
+
+
+# Entries from small pools, so that shapes (kind, PAX key set, mod_time and value lengths)
+# repeat and most entries take the encoder's per-shape path: offset and size 0 or not, both
+# start alignments, before and after the Xattr vtable exists, among multi-record entries.
+_POOLED_KINDS = [
+    ("reg", "", 0o644, 0, 0, "root", "root", 0, 0),
+    ("dir", "", 0o755, 1000, 1000, "", "", 0, 0),
+    ("symlink", "../t", 0o777, 0, 0, "root", "wheel", 0, 0),
+    ("char", "", 0o600, 0, 0, "root", "root", 8, 1),
+    ("reg", "", 0, 0, 0, "", "", 0, 0),
+]
+_POOLED_PAX = [
+    (),
+    (("mtime", "1700000000.5"),),
+    (("mtime", "1700000000.123456789"),),
+    (("path", "données/x"),),
+    (("b", "2"), ("a", "1")),
+]
+pooled_entries = st.builds(
+    lambda kind, offset, size, mtime, pax: FileMetadata(
+        "", kind[0], offset, size, kind[1], *kind[2:7], mtime, *kind[7:], pax
+    ),
+    st.sampled_from(_POOLED_KINDS),
+    st.sampled_from([0, 1 << 40]),
+    st.sampled_from([0, 7]),
+    st.sampled_from(["2023-11-14T22:13:20Z", "2023-11-14T22:13:20.5Z", "2023-11-14T22:13:2.25Z"]),
+    st.sampled_from(_POOLED_PAX),
+)
+
+
+@st.composite
+def pooled_tocs(draw: st.DrawFn) -> tuple[FileMetadata, ...]:
+    """Up to 120 entries made of a few drawn ones, each under names of random lengths."""
+    pool = draw(st.lists(pooled_entries, min_size=1, max_size=6))
+    names = st.text("ab/é", max_size=9)
+    picks = draw(st.lists(st.tuples(st.sampled_from(pool), names), max_size=120))
+    return tuple(entry._replace(name=name) for entry, name in picks)
+
+
+@given(pooled_tocs(), st.sampled_from([4096, 2]))
+def test_entries_of_repeated_shapes_match_stock_builder(
+    entries: tuple[FileMetadata, ...], memo_limit: int
+) -> None:
+    from unittest import mock
+
+    from soci_index_builder.ztoc import encode
+
+    z = Ztoc("0.9", "t", 1, 2, entries, CompressionInfo(None, 0, ("d",), b"xyz"))
+    with mock.patch.object(encode, "_MEMO_LIMIT", memo_limit):
+        assert encode_ztoc(z) == encode_ztoc_reference(z)

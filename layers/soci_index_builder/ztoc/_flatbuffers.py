@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import struct
+from operator import sub
 from typing import TYPE_CHECKING
 
 from soci_index_builder.errors import SociError
@@ -69,7 +70,8 @@ class Writer:
         n = len(targets)
         self.prep(4, 4 * n)
         first = self.off + 4 * n  # Offset() of element 0 once placed
-        rel = [first - 4 * k - t for k, t in enumerate(targets)]
+        # element k's Offset() minus its target's, computed in C (a zTOC has one per entry)
+        rel = map(sub, range(first, first - 4 * n, -4), targets)
         self.chunks.append(struct.pack(f"<{n + 1}I", n, *rel))
         self.off += 4 * n + 4
         return self.off

@@ -13,14 +13,14 @@ import functools
 import struct
 from itertools import islice
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from soci_index_builder.tar.columns import EntryColumns, Kind
 from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueError
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = ["encode_ztoc"]
 
@@ -47,34 +47,27 @@ _MEMO_LIMIT = 4096
 #: entry would cost more memory than the encoding itself.
 _BATCH = 1024
 
-K = TypeVar("K")
-V = TypeVar("V")
 
+class _StrChunks(dict[str, bytes]):
+    """str -> the bytes ``CreateString`` writes for it, valid at a 4-aligned offset."""
 
-class _Memo(dict[K, V]):
-    """key -> ``make(key)``, made on first use, for one encode; cleared when full."""
-
-    def __init__(self, make: Callable[[K], V]) -> None:
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, key: K) -> V:
+    def __missing__(self, s: str) -> bytes:
+        b = _enc(s)
         if len(self) >= _MEMO_LIMIT:
             self.clear()
-        value = self[key] = self.make(key)
-        return value
+        chunk = self[s] = U32(len(b)) + b + _TAIL[len(b) & 3]
+        return chunk
 
 
-def _str_chunk(s: str) -> bytes:
-    """The bytes ``CreateString`` writes for ``s``, valid at a 4-aligned offset."""
-    b = _enc(s)
-    return U32(len(b)) + b + _TAIL[len(b) & 3]
-
-
-def _name_frame(n: int) -> tuple[bytes, bytes, int]:
-    """What frames an ``n``-byte string at a 4-aligned offset: its NUL and padding, its
+class _Frames(dict[int, tuple[bytes, bytes, int]]):
+    """n -> what frames an n-byte string at a 4-aligned offset: its NUL and padding, its
     length prefix (memory order: prefix, bytes, padding) and its size."""
-    return _TAIL[n & 3], U32(n), n + 8 - (n & 3)
+
+    def __missing__(self, n: int) -> tuple[bytes, bytes, int]:
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
+        frame = self[n] = _TAIL[n & 3], U32(n), n + 8 - (n & 3)
+        return frame
 
 
 class _Pattern(NamedTuple):
@@ -117,11 +110,10 @@ def _compile_pattern(mask: int, e8: int) -> _Pattern:
     fmt = "<i" + "".join(i.split(":")[-1].replace("U", "I") for i in reversed(items))
     select = itemgetter(0, *[int(i.split(":")[0]) for i in reversed(items) if ":" in i])
     align = 8 if mask & 0b1100111 else 4
-    uoffs = (pos[s] for s in (1, 4, 8, 9, 10, 13))
+    u1, u4, u8, u9, u10, u13 = (pos[s] for s in (1, 4, 8, 9, 10, 13))
     at_size, at_offset = (size - pos[s] if pos[s] else 0 for s in (3, 2))
-    return _Pattern(
-        struct.Struct(fmt).pack, select, size, vt, align, *uoffs, at_size, at_offset
-    )
+    pack = struct.Struct(fmt).pack
+    return _Pattern(pack, select, size, vt, align, u1, u4, u8, u9, u10, u13, at_size, at_offset)
 
 
 class _PatternCache(dict[int, _Pattern]):
@@ -150,7 +142,7 @@ _SINGLE_TAIL = struct.Struct("<III").pack
 
 
 def _write_xattrs(
-    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _Memo[str, bytes]
+    w: Writer, chunks: list[bytes | bytearray], pax: Sequence[tuple[str, str]], strs: _StrChunks
 ) -> int:
     """Section 2.3 step 2.2: key-sorted Xattr tables, then their vector (w.off 4-aligned),
     appended to ``chunks`` (the entry loop's current batch of ``w``'s chunks)."""
@@ -185,7 +177,7 @@ def _vector_struct(n: int) -> Any:
     return struct.Struct(f"<{n + 1}I").pack
 
 
-def _string_group(strs: _Memo[str, bytes], key: tuple[str, str, str, str]) -> _Group:
+def _string_group(strs: _StrChunks, key: tuple[str, str, str, str]) -> _Group:
     """The contiguous strings type, linkname, uname, gname of one entry (memory order is
     gname first), with their ends relative to the type string's start."""
     c1, c4, c8, c9 = (strs[s] for s in key)
@@ -195,12 +187,16 @@ def _string_group(strs: _Memo[str, bytes], key: tuple[str, str, str, str]) -> _G
     return b"".join((c9, c8, c4, c1)), k1, k4, k8, k8 + len(c9)
 
 
-def _kind_info(strs: _Memo[str, bytes], kind: Kind) -> _KindInfo:
+def _kind_info(strs: _StrChunks, kind: Kind) -> _KindInfo:
     """The string group of a :data:`~.columns.Kind` and its scalars, with the presence bits
     of mode, uid, gid, devmajor and devminor (section 2.3 step 2.3)."""
     typ, link, mode, uid, gid, uname, gname, dmaj, dmin = kind
     mask = 4 * (mode != 0) + 8 * (uid != 0) + 16 * (gid != 0) + 32 * (dmaj != 0) + 64 * (dmin != 0)
     return (*_string_group(strs, (typ, link, uname, gname)), mask, mode, uid, gid, dmaj, dmin)
+
+
+#: (kind id, PAX key set id, mod_time length, value length): see :class:`_Layout`.
+_Shape = tuple[int, int, int, int]
 
 
 class _Layout(NamedTuple):
@@ -217,7 +213,7 @@ class _Layout(NamedTuple):
     k10: int  # the mod_time string's Offset() minus the type string's
 
 
-def _layout(strs: _Memo[str, bytes], kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
+def _layout(strs: _StrChunks, kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
     """The :class:`_Layout` of entries of ``kind`` with an ``lt``-byte mod_time and no PAX
     record (``key`` None) or one record, of key ``key`` and an ``lv``-byte value."""
     group, k9 = kind[0], kind[4]
@@ -253,7 +249,7 @@ def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
     ``pack(soffset, a, size, offset, b[, xattr table soffset, layout.single])``, ``a`` and
     ``b`` being the constant bytes around the size and offset fields; ``known``, None until
     looked up, is the vtable's Offset() once written."""
-    group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = layout.kind
+    _, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = layout.kind
     mask |= (not variant & 1) | 2 * (not variant & 2)
     p = _PATTERNS[mask << 1 | variant >> 2]
     d, k10 = layout.d, layout.k10
@@ -270,77 +266,53 @@ def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
     return [pack, a, b, p.size, p.vtable, None]
 
 
-def _reversed_slices(buf: bytearray, ends: Sequence[int]) -> Iterator[bytearray]:
-    """``buf[ends[i]:ends[i + 1]]`` for i from the last down to 0, sliced in C."""
-    return map(buf.__getitem__, map(slice, islice(reversed(ends), 1, None), reversed(ends)))
+def _reversed_slices(ends: Sequence[int]) -> Iterator[slice]:
+    """``slice(ends[i], ends[i + 1])`` for i from the last down to 0, made in C."""
+    return map(slice, islice(reversed(ends), 1, None), reversed(ends))
 
 
 # Long on purpose: the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (the hot loop)
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
 
-    Reads the columns directly: names, mod_times and PAX values are already encoded. An entry
-    with no PAX record, or one once the Xattr vtable exists, whose object's vtable is already
-    written, is one tuple of pieces: its name, mod_time and value bytes between the constant
-    bytes of its :class:`_Layout` and one pack of its :func:`_head` (the *variant*: the
-    Xattr vector's start mod 8 and which of offset and size are absent). Other entries (the
-    first of each vtable, several PAX records) take :func:`general`. Pieces go to a batch
-    joined into one of ``w``'s chunks every ``_BATCH`` entries.
+    Reads the columns directly: names, mod_times and PAX values are already encoded. The
+    fast path takes an entry with no PAX record, or one once the Xattr vtable exists, whose
+    shape has been met before and whose object's vtable is written: one tuple of pieces,
+    its name, mod_time and value bytes between the constant bytes of its :class:`_Layout`,
+    and one pack of its :func:`_head`. Other entries (the first of each shape or vtable,
+    several PAX records) are written field by field. Pieces go to a batch joined into one of
+    ``w``'s chunks every ``_BATCH`` entries.
     """
-    vtables, tail, key_sets = w.vtables, _TAIL, toc.key_sets
-    strs: _Memo[str, bytes] = _Memo(_str_chunk)
-    kinds: _Memo[int, _KindInfo] = _Memo(lambda k: _kind_info(strs, toc.kind_values[k]))
-    frames = _Memo(_name_frame)
-    layouts: dict[tuple[int, int, int, int], _Layout] = {}
+    vtables, key_sets, kind_values = w.vtables, toc.key_sets, toc.kind_values
+    strs, frames = _StrChunks(), _Frames()
+    kinds: dict[int, _KindInfo] = {}
+    layouts: dict[_Shape, _Layout] = {}
     batch: list[bytes | bytearray] = []
     objs: list[int] = []
     one_key = [len(keys) == 1 for keys in key_sets]
-    # PAX values in the order the loop needs them (every entry takes all of its own)
-    next_value = _reversed_slices(toc.values, toc.value_ends).__next__
+    values, value_ends, first_value = toc.values, toc.value_ends, toc.first_value
     xvt = vtables.get(_XATTR_VT, 0)  # Offset() of the Xattr vtable once written
 
-    def general(
-        i: int, nb: bytearray, tb: bytearray, uoff: int, usize: int, kind_id: int, key_id: int,
-        off: int,
-    ) -> int:  # fmt: skip
-        """Entry ``i`` field by field (any PAX records; writes its vtable if new), at ``off``;
-        returns the Offset() after it."""
-        n, lt = len(nb), len(tb)
-        s0 = off + n + 8 - (n & 3)
-        group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = kinds[kind_id]
-        k10 = k9 + lt + 8 - (lt & 3)
-        batch.extend((tail[n & 3], nb, U32(n), group, tail[lt & 3], tb, U32(lt)))
-        if key_id:
-            w.off = s0 + k10
-            start = _write_xattrs(w, batch, toc.records(i), strs)
-        else:
-            batch.append(_ZERO4)
-            start = s0 + k10 + 4
-        mask |= (uoff != 0) | 2 * (usize != 0)
-        pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13, _, _ = _PATTERNS[
-            mask << 1 | (start >> 2 & 1)
-        ]
-        d = start - s0
-        obj = start + size
-        known = vtables.get(vt)
-        batch.append(pack(*select((
-            32 if known is None else known - obj, u13, dmin, dmaj, d + u10 - k10, d + u9 - k9,
-            d + u8 - k8, gid, uid, mode, d + u4 - k4, usize, uoff, d + u1 - k1, d + 4,
-        ))))  # fmt: skip
-        w.minalign = max(w.minalign, palign)
-        objs.append(obj)
-        if known is None:
-            batch.append(vt)
-            vtables[vt] = obj + 32
-            return obj + 32
-        return obj
+    def kind_info(kind_id: int) -> _KindInfo:
+        if len(kinds) >= _MEMO_LIMIT:
+            kinds.clear()
+        info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
+        return info
+
+    def shape_layout(shape: _Shape, kind: _KindInfo) -> _Layout:
+        if len(layouts) >= _MEMO_LIMIT:
+            layouts.clear()
+        _, key_id, lt, lv = shape
+        key = key_sets[key_id][0] if key_id else None
+        layout = layouts[shape] = _layout(strs, kind, key, lt, lv)
+        return layout
 
     off = w.off
     assert off & 3 == 0, "entries must start 4-aligned"
     entries = zip(
         range(len(toc) - 1, -1, -1),
-        _reversed_slices(toc.names, toc.name_ends),
-        _reversed_slices(toc.times, toc.time_ends),
+        map(toc.names.__getitem__, _reversed_slices(toc.name_ends)),
+        map(toc.times.__getitem__, _reversed_slices(toc.time_ends)),
         reversed(toc.offsets),
         reversed(toc.sizes),
         reversed(toc.kinds),
@@ -349,44 +321,70 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
     )
     while True:
         for i, nb, tb, uoff, usize, kind_id, key_id in islice(entries, _BATCH):
-            if not key_id:
-                lv = 0
-            elif xvt and one_key[key_id]:
-                vb = next_value()
-                lv = len(vb)
-            else:
-                for _ in key_sets[key_id]:
-                    next_value()
-                off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
-                xvt = vtables.get(_XATTR_VT, 0)
-                continue
-            lt = len(tb)
-            layout = layouts.get((kind_id, key_id, lt, lv))
-            if layout is None:
-                if len(layouts) >= _MEMO_LIMIT:
-                    layouts.clear()
-                key = key_sets[key_id][0] if key_id else None
-                layout = _layout(strs, kinds[kind_id], key, lt, lv)
-                layouts[kind_id, key_id, lt, lv] = layout
-            d, strings, glue, single, heads, _, _ = layout
             ntail, nlen, nsize = frames[len(nb)]
-            start = off + nsize + d
-            variant = start & 4 | (not uoff) | 2 * (not usize)
-            head = heads[variant]
-            if head is None:
-                head = heads[variant] = _head(layout, variant, key_id != 0)
-            pack, a, b, size, vt, known = head
-            if known is None:
-                known = head[5] = vtables.get(vt)
-                if known is None:  # the first object of this vtable (its pattern sets minalign)
-                    off = general(i, nb, tb, uoff, usize, kind_id, key_id, off)
+            vb: bytes | bytearray | None
+            if not key_id:
+                vb = b""
+            elif xvt and one_key[key_id]:
+                v = first_value[i]
+                vb = values[value_ends[v] : value_ends[v + 1]]
+            else:  # several records, or the first Xattr table
+                vb = None
+            info = kinds.get(kind_id)
+            # A kind met for the first time might never repeat: not worth a layout.
+            if vb is not None and info is not None:
+                shape = (kind_id, key_id, len(tb), len(vb))
+                layout = layouts.get(shape) or shape_layout(shape, info)
+                d, strings, glue, single, heads, _, _ = layout
+                start = off + nsize + d
+                variant = start & 4 | (not uoff) | 2 * (not usize)
+                head = heads[variant]
+                if head is None:
+                    head = heads[variant] = _head(layout, variant, key_id != 0)
+                pack, a, b, size, vt, known = head
+                if known is None:  # until written, field by field (counting its minalign)
+                    known = head[5] = vtables.get(vt)
+                if known is not None:
+                    off = obj = start + size
+                    if key_id:
+                        head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
+                        batch += (ntail, nb, nlen, strings, tb, glue, vb, head)
+                    else:
+                        head = pack(known - obj, a, usize, uoff, b)
+                        batch += (ntail, nb, nlen, strings, tb, glue, head)
+                    objs.append(obj)
                     continue
-            off = obj = start + size
+            # Field by field (any PAX records; writes the object's vtable if new).
+            ttail, tlen, tsize = frames[len(tb)]
+            s0 = off + nsize
+            info = info or kind_info(kind_id)
+            group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
+            k10 = k9 + tsize
+            batch += (ntail, nb, nlen, group, ttail, tb, tlen)
             if key_id:
-                head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
-                batch += (ntail, nb, nlen, strings, tb, glue, vb, head)
+                w.off = s0 + k10
+                start = _write_xattrs(w, batch, toc.records(i), strs)
+                xvt = vtables.get(_XATTR_VT, 0)
             else:
-                batch += (ntail, nb, nlen, strings, tb, glue, pack(known - obj, a, usize, uoff, b))
+                batch.append(_ZERO4)
+                start = s0 + k10 + 4
+            mask |= (uoff != 0) | 2 * (usize != 0)
+            pack, select, size, vt, palign, u1, u4, u8, u9, u10, u13, _, _ = _PATTERNS[
+                mask << 1 | (start >> 2 & 1)
+            ]
+            d = start - s0
+            off = obj = start + size
+            known = vtables.get(vt)
+            batch.append(pack(*select((
+                32 if known is None else known - obj, u13, dmin, dmaj, d + u10 - k10,
+                d + u9 - k9, d + u8 - k8, gid, uid, mode, d + u4 - k4, usize, uoff,
+                d + u1 - k1, d + 4,
+            ))))  # fmt: skip
+            if known is None:
+                batch.append(vt)
+                vtables[vt] = off = obj + 32
+            if palign > w.minalign:
+                w.minalign = palign
             objs.append(obj)
         if not batch:
             break
