@@ -20,7 +20,7 @@ from soci_index_builder.ztoc._flatbuffers import SIZES, U32, Writer, ZtocValueEr
 from soci_index_builder.ztoc.model import CompressionAlgorithm, CompressionInfo, Ztoc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 __all__ = ["encode_ztoc"]
 
@@ -266,11 +266,6 @@ def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
     return [pack, a, b, p.size, p.vtable, None]
 
 
-def _reversed_slices(ends: Sequence[int]) -> Iterator[slice]:
-    """``slice(ends[i], ends[i + 1])`` for i from the last down to 0, made in C."""
-    return map(slice, islice(reversed(ends), 1, None), reversed(ends))
-
-
 # Long on purpose: the inlined hot loop; per-entry helper calls measurably cost speed.
 def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (the hot loop)
     """Section 2.3 step 2 for entries N-1..0 (hot path); returns table offsets for 0..N-1.
@@ -299,20 +294,24 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
         info = kinds[kind_id] = _kind_info(strs, kind_values[kind_id])
         return info
 
-    def shape_layout(shape: _Shape, kind: _KindInfo) -> _Layout:
+    def shape_layout(shape: _Shape) -> _Layout | None:
+        """The layout of a new shape, None if its kind is new too (a kind met once might
+        never repeat: not worth a layout)."""
+        kind_id, key_id, lt, lv = shape
+        kind = kinds.get(kind_id)
+        if kind is None:
+            return None
         if len(layouts) >= _MEMO_LIMIT:
             layouts.clear()
-        _, key_id, lt, lv = shape
         key = key_sets[key_id][0] if key_id else None
         layout = layouts[shape] = _layout(strs, kind, key, lt, lv)
         return layout
 
     off = w.off
     assert off & 3 == 0, "entries must start 4-aligned"
+    names, name_ends, times, time_ends = toc.names, toc.name_ends, toc.times, toc.time_ends
     entries = zip(
         range(len(toc) - 1, -1, -1),
-        map(toc.names.__getitem__, _reversed_slices(toc.name_ends)),
-        map(toc.times.__getitem__, _reversed_slices(toc.time_ends)),
         reversed(toc.offsets),
         reversed(toc.sizes),
         reversed(toc.kinds),
@@ -320,7 +319,9 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
         strict=True,
     )
     while True:
-        for i, nb, tb, uoff, usize, kind_id, key_id in islice(entries, _BATCH):
+        for i, uoff, usize, kind_id, key_id in islice(entries, _BATCH):
+            nb = names[name_ends[i] : name_ends[i + 1]]
+            tb = times[time_ends[i] : time_ends[i + 1]]
             ntail, nlen, nsize = frames[len(nb)]
             vb: bytes | bytearray | None
             if not key_id:
@@ -330,11 +331,11 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
                 vb = values[value_ends[v] : value_ends[v + 1]]
             else:  # several records, or the first Xattr table
                 vb = None
-            info = kinds.get(kind_id)
-            # A kind met for the first time might never repeat: not worth a layout.
-            if vb is not None and info is not None:
+            layout = None
+            if vb is not None:
                 shape = (kind_id, key_id, len(tb), len(vb))
-                layout = layouts.get(shape) or shape_layout(shape, info)
+                layout = layouts.get(shape) or shape_layout(shape)
+            if layout is not None:
                 d, strings, glue, single, heads, _, _ = layout
                 start = off + nsize + d
                 variant = start & 4 | (not uoff) | 2 * (not usize)
@@ -357,7 +358,7 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
             # Field by field (any PAX records; writes the object's vtable if new).
             ttail, tlen, tsize = frames[len(tb)]
             s0 = off + nsize
-            info = info or kind_info(kind_id)
+            info = kinds.get(kind_id) or kind_info(kind_id)
             group, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = info
             k10 = k9 + tsize
             batch += (ntail, nb, nlen, group, ttail, tb, tlen)
