@@ -4,7 +4,18 @@ The encoder is specialised to the schema: it replays the builder call sequence o
 (back-to-front writing, ``Prep`` alignment, default-skipping scalars, vtable de-duplication,
 ``Finish``) without the generic builder's per-scalar overhead. The generic operations are
 :class:`~soci_index_builder.ztoc._flatbuffers.Writer`'s; FileMetadata tables are written by the
-inlined loop :func:`_write_entries` from precomputed per-layout patterns.
+inlined loop :func:`_write_entries` (docs/performance.md, "The encoder").
+
+Most entries of a layer share a *shape* with others: the same kind (type, linkname, mode,
+owner, device numbers), the same PAX keys (none, or one record), and mod_time and value texts
+of the same lengths. Between the name, mod_time and value bytes, such entries' bytes differ
+only by the name's length prefix and padding and by two soffsets that depend on the position
+(the object's to its vtable, the Xattr table's to its vtable). So an entry of a shape met
+before costs one tuple of pieces and one ``struct`` pack: the variable bytes sliced from the
+columns, the constant bytes of its :class:`_Layout` and :func:`_head`. Nothing is memoized by
+value, so distinct sub-second mtimes and PAX values cost no lookups that miss. The first
+entry of a shape or of a vtable, and entries with several PAX records, are written field by
+field from precomputed patterns (:class:`_Pattern`, one per presence mask and alignment).
 """
 
 from __future__ import annotations
@@ -272,11 +283,12 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
 
     Reads the columns directly: names, mod_times and PAX values are already encoded. The
     fast path takes an entry with no PAX record, or one once the Xattr vtable exists, whose
-    shape has been met before and whose object's vtable is written: one tuple of pieces,
-    its name, mod_time and value bytes between the constant bytes of its :class:`_Layout`,
-    and one pack of its :func:`_head`. Other entries (the first of each shape or vtable,
-    several PAX records) are written field by field. Pieces go to a batch joined into one of
-    ``w``'s chunks every ``_BATCH`` entries.
+    shape (and kind) has been met before and whose object's vtable is written: one tuple of
+    pieces, its name, mod_time and value bytes between the constant bytes of its
+    :class:`_Layout`, and one pack of its :func:`_head`, chosen by *variant*: the Xattr
+    vector's start mod 8 (bit 2) and whether offset (bit 0) and size (bit 1) are absent.
+    Other entries are written field by field. Pieces go to a batch joined into one of ``w``'s
+    chunks every ``_BATCH`` entries.
     """
     vtables, key_sets, kind_values = w.vtables, toc.key_sets, toc.kind_values
     strs, frames = _StrChunks(), _Frames()
@@ -323,16 +335,13 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
             nb = names[name_ends[i] : name_ends[i + 1]]
             tb = times[time_ends[i] : time_ends[i + 1]]
             ntail, nlen, nsize = frames[len(nb)]
-            vb: bytes | bytearray | None
-            if not key_id:
-                vb = b""
-            elif xvt and one_key[key_id]:
-                v = first_value[i]
-                vb = values[value_ends[v] : value_ends[v + 1]]
-            else:  # several records, or the first Xattr table
-                vb = None
+            vb: bytes | bytearray = b""
             layout = None
-            if vb is not None:
+            # else several PAX records, or the first Xattr table: field by field
+            if not key_id or (xvt and one_key[key_id]):
+                if key_id:
+                    v = first_value[i]
+                    vb = values[value_ends[v] : value_ends[v + 1]]
                 shape = (kind_id, key_id, len(tb), len(vb))
                 layout = layouts.get(shape) or shape_layout(shape)
             if layout is not None:
@@ -343,16 +352,18 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
                 if head is None:
                     head = heads[variant] = _head(layout, variant, key_id != 0)
                 pack, a, b, size, vt, known = head
-                if known is None:  # until written, field by field (counting its minalign)
+                if known is None:
                     known = head[5] = vtables.get(vt)
+                # Until its vtable is written (field by field below, which also counts its
+                # pattern's minalign: the same for every object of that vtable).
                 if known is not None:
                     off = obj = start + size
                     if key_id:
-                        head = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
-                        batch += (ntail, nb, nlen, strings, tb, glue, vb, head)
+                        packed = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
+                        batch += (ntail, nb, nlen, strings, tb, glue, vb, packed)
                     else:
-                        head = pack(known - obj, a, usize, uoff, b)
-                        batch += (ntail, nb, nlen, strings, tb, glue, head)
+                        packed = pack(known - obj, a, usize, uoff, b)
+                        batch += (ntail, nb, nlen, strings, tb, glue, packed)
                     objs.append(obj)
                     continue
             # Field by field (any PAX records; writes the object's vtable if new).
