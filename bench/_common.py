@@ -4,10 +4,15 @@ Each measurement runs in its own subprocess so that peak RSS (ru_maxrss) belongs
 job; baselines and candidates are interleaved in the same run, since only figures from the
 same run on the same machine are comparable. Both wall and CPU time (all threads) are
 reported, as ranges: on a shared machine wall time includes waiting for a CPU.
+
+A job kind ending in ``@base`` runs the engine of an earlier git revision (``--baseline REV``
+of the benchmarks, :func:`use_baseline`): its ``layers/`` is exported once into the cache
+and put first on ``PYTHONPATH``, so before/after figures come from one interleaved run.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -54,13 +59,60 @@ BASELINES = ("inflate", "zng")
 BUILDS = ("ztoc", "ztoc-libz")
 
 
+#: The exported ``layers/`` of the ``--baseline`` revision, once :func:`use_baseline` ran.
+_baseline: Path | None = None
+
+
+def add_baseline_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time the engine of this git revision (jobs named '<kind>@base')",
+    )
+
+
+def use_baseline(rev: str | None) -> tuple[str, ...]:
+    """Export the engine of git revision ``rev`` (once, cached by commit) for ``@base`` jobs;
+    returns the extra build kinds to interleave (none without a revision)."""
+    global _baseline
+    if not rev:
+        return ()
+    repo = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dest = CACHE / "engines" / commit
+    if not dest.exists():
+        tmp = dest.with_suffix(".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", commit, "layers"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(dest)
+    _baseline = dest / "layers"
+    print(f"baseline: engine of {rev} ({commit[:12]}) as the '@base' jobs")
+    return ("ztoc@base",)
+
+
 def run_job(kind: str, path: Path, span: int = 4 << 20) -> dict[str, float]:
-    """Time one job (see BASELINES and BUILDS) on ``path`` in a fresh interpreter."""
+    """Time one job (see BASELINES and BUILDS; ``@base``: the baseline engine) on ``path``
+    in a fresh interpreter."""
+    env = dict(os.environ)
+    kind, _, engine = kind.partition("@")
+    if engine:
+        if _baseline is None:
+            raise RuntimeError("an '@base' job needs use_baseline() first")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_baseline), env.get("PYTHONPATH")]))
     out = subprocess.run(
         [sys.executable, "-c", _JOB, kind, str(path), str(span)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout
     result: dict[str, float] = json.loads(out)
     return result

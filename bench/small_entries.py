@@ -10,6 +10,7 @@ alike: the worst case, which the targets are about: <= 10 us CPU/entry, peak RSS
 1,000,000-entry pax-distinct layer once and reports its peak RSS (target: under 700 MB).
 Usage:
     .venv/bin/python bench/small_entries.py [--files N] [--reps N] [--flavour F] [--million]
+        [--baseline REV]   (also the engine of git revision REV, e.g. main~3, same run)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import random
 import tarfile
 from pathlib import Path
 
-from _common import CACHE, compare, gzip_file, run_job
+from _common import CACHE, add_baseline_option, compare, gzip_file, run_job, use_baseline
 
 
 def make_tar(label: str, files: int, max_size: int = 4096) -> Path:
@@ -56,21 +57,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--flavour", choices=[*FLAVOURS, "all"], default="all")
     parser.add_argument("--million", action="store_true")
+    add_baseline_option(parser)
     args = parser.parse_args()
+    builds = ("ztoc", *use_baseline(args.baseline))
     for label in FLAVOURS if args.flavour == "all" else (args.flavour,):
         layer = gzip_file(make_tar(label, args.files))
-        s = compare(f"{args.files} small files ({label})", layer, args.reps, ("inflate", "ztoc"))
-        entries = s["ztoc"]["entries"]
-        best = (s["ztoc"]["cpu"] - s["inflate"]["cpu_max"]) / entries * 1e6
-        worst = (s["ztoc"]["cpu_max"] - s["inflate"]["cpu"]) / entries * 1e6
-        typical = (s["ztoc"]["cpu"] - s["inflate"]["cpu"]) / entries * 1e6
-        rss_limit = 100 + 600 * entries / 1e6
-        print(
-            f"  {typical:.1f} us CPU/entry over plain inflation (range {best:.1f}-{worst:.1f}; "
-            f"target <= 10: {'ok' if typical <= 10 else 'MISSED'}); peak RSS "
-            f"{s['ztoc']['rss_mb']:.0f} MB (target <= {rss_limit:.0f}: "
-            f"{'ok' if s['ztoc']['rss_mb'] <= rss_limit else 'MISSED'})"
-        )
+        s = compare(f"{args.files} small files ({label})", layer, args.reps, ("inflate", *builds))
+        for build in builds:
+            _report(s, build)
     if args.million:
         layer = gzip_file(make_tar("pax-distinct", 1_000_000, max_size=256))
         r = run_job("ztoc", layer)
@@ -79,6 +73,20 @@ def main() -> None:
             f" s, cpu {r['cpu']:.1f} s, peak RSS {r['rss'] / 1e6:.0f} MB (target < 700: "
             f"{'ok' if r['rss'] / 1e6 < 700 else 'MISSED'})"
         )
+
+
+def _report(s: dict[str, dict[str, float]], build: str) -> None:
+    entries = s[build]["entries"]
+    best = (s[build]["cpu"] - s["inflate"]["cpu_max"]) / entries * 1e6
+    worst = (s[build]["cpu_max"] - s["inflate"]["cpu"]) / entries * 1e6
+    typical = (s[build]["cpu"] - s["inflate"]["cpu"]) / entries * 1e6
+    rss_limit = 100 + 600 * entries / 1e6
+    print(
+        f"  {build}: {typical:.1f} us CPU/entry over plain inflation (range {best:.1f}-"
+        f"{worst:.1f}; target <= 10: {'ok' if typical <= 10 else 'MISSED'}); peak RSS "
+        f"{s[build]['rss_mb']:.0f} MB (target <= {rss_limit:.0f}: "
+        f"{'ok' if s[build]['rss_mb'] <= rss_limit else 'MISSED'})"
+    )
 
 
 FLAVOURS = ("gnu", "pax", "pax-distinct")

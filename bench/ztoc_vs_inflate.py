@@ -11,7 +11,7 @@ made once and cached in $SOCI_BENCH_DIR (default /tmp/soci-bench), in two flavou
 every entry a PAX header (sub-second mtimes, as GNU tar --format=posix writes: the worst case
 for per-entry cost) and "gnu" writes plain headers with whole-second mtimes (as Docker's and
 BuildKit's tar writers do for most files). Usage:
-    .venv/bin/python bench/ztoc_vs_inflate.py [--reps N] [--format pax|gnu|both]
+    .venv/bin/python bench/ztoc_vs_inflate.py [--reps N] [--format pax|gnu|both] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -23,7 +23,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _common import CACHE, compare, gzip_file, ratio
+from _common import (
+    BASELINES,
+    BUILDS,
+    CACHE,
+    add_baseline_option,
+    compare,
+    gzip_file,
+    ratio,
+    use_baseline,
+)
 
 SOURCES = ["usr/lib/python3.11", "usr/share", "usr/lib/x86_64-linux-gnu", "usr/bin"]
 TARGET_UNCOMPRESSED = 500 << 20
@@ -69,19 +78,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--format", choices=["pax", "gnu", "both"], default="both")
+    add_baseline_option(parser)
     args = parser.parse_args()
+    extra = use_baseline(args.baseline)
     for flavour in ("gnu", "pax") if args.format == "both" else (args.format,):
-        _measure(make_layer(flavour), flavour, args.reps)
+        _measure(make_layer(flavour), flavour, args.reps, extra)
 
 
-def _measure(layer: Path, flavour: str, reps: int) -> None:
+def _measure(layer: Path, flavour: str, reps: int, extra: tuple[str, ...]) -> None:
     uncompressed = layer.with_suffix("").stat().st_size if layer.with_suffix("").exists() else 0
     print(
         f"layer ({flavour}): {layer} ({layer.stat().st_size / 1e6:.1f} MB gz, "
         f"{uncompressed / 1e6:.1f} MB tar)"
     )
-    s = compare(f"large layer ({flavour})", layer, reps)
-    for build, target in (("ztoc", 0.75), ("ztoc-libz", 1.10)):
+    s = compare(f"large layer ({flavour})", layer, reps, BASELINES + BUILDS + extra)
+    targets = {"ztoc": 0.75, "ztoc-libz": 1.10, "ztoc@base": 0.75}
+    for build, target in ((b, targets[b]) for b in BUILDS + extra):
         best = s[build]["wall"] / s["inflate"]["wall"]
         verdict = "ok" if best <= target else "MISSED"
         print(

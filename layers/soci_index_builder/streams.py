@@ -24,6 +24,17 @@ class Readable(Protocol):
 
 
 @runtime_checkable
+class Skippable(Readable, Protocol):
+    """A Readable that can also discard bytes without copying them out: a decompressor that
+    runs ahead into its own buffers (gzip/checkpoints.py), so the tar scanner passes over
+    file data without a memory copy (docs/performance.md)."""
+
+    def skip(self, size: int, /) -> int:
+        """Discard up to ``size`` bytes; fewer only at end of stream. Returns the count."""
+        ...
+
+
+@runtime_checkable
 class RangeReader(Protocol):
     """Random access to a blob: the bytes ``[start, end)`` (shorter only at end of blob)."""
 

@@ -31,7 +31,8 @@ GOOD += gzip_member(Member([(PLAIN[:5000], 0)], level=1))
 
 
 def _transcript(blob: bytes, sizes: list[int], threaded: bool) -> list[object]:
-    """Every read's bytes, then the error (type, message, offset) or the final facts.
+    """Every read's bytes (a negative size: that many bytes skipped, and the count), then the
+    error (type, message, offset) or the final facts.
 
     Reads cycle through ``sizes`` and one large read, so that small reads cannot make it slow.
     """
@@ -40,9 +41,14 @@ def _transcript(blob: bytes, sizes: list[int], threaded: bool) -> list[object]:
     out: list[object] = []
     try:
         for i in range(1_000_000):
-            buf = bytearray(sizes[i % len(sizes)])
-            n = c.readinto(buf)
-            out.append(bytes(buf[:n]))
+            size = sizes[i % len(sizes)]
+            if size < 0:
+                n = c.skip(-size)
+                out.append(n)
+            else:
+                buf = bytearray(size)
+                n = c.readinto(buf)
+                out.append(bytes(buf[:n]))
             if not n:
                 return [*out, c.checkpoints, c.span_digests, c.compressed_size]
     except Exception as exc:  # compared below, whatever it is
@@ -52,9 +58,12 @@ def _transcript(blob: bytes, sizes: list[int], threaded: bool) -> list[object]:
     raise AssertionError("no end of stream")
 
 
+_SIZES = [1, 512, 4095, 65536, 65537, 100_000, 1 << 20, -1, -70_000, -(1 << 20)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.sampled_from([1, 512, 4095, 65536, 65537, 100_000, 1 << 20]), min_size=1),
+    st.lists(st.sampled_from(_SIZES), min_size=1),
     st.one_of(st.none(), st.integers(10, len(GOOD) - 1)),
     st.sampled_from(["flip", "truncate", "garbage"]),
     st.sampled_from([(1, 4096), (2, 5000), (4, 1 << 16)]),
@@ -76,6 +85,24 @@ def test_reads_and_errors_match_the_inline_inflater(
     ):
         got = _transcript(bytes(blob), sizes, threaded=True)
     assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_SIZES), min_size=1), st.booleans())
+def test_reads_and_skips_serve_every_byte_once_in_order(sizes: list[int], threaded: bool) -> None:
+    """Whatever the mix of read and skip sizes (a small read leaves bytes buffered), the
+    bytes read, with the skipped ones in between, are the stream, once each."""
+    plain = PLAIN + PLAIN[:5000]  # GOOD's two members
+    position, pieces = 0, _transcript(GOOD, sizes, threaded)
+    for piece in pieces:
+        if isinstance(piece, int):
+            position += piece
+        elif isinstance(piece, bytes):
+            assert piece == plain[position : position + len(piece)]
+            position += len(piece)
+        else:
+            break
+    assert position == len(plain)
 
 
 class _Blocking(io.BytesIO):

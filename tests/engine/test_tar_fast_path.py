@@ -1,20 +1,29 @@
 """The scanner's fast paths equal the one exact parser, over random headers (docs/performance.md).
 
 The exact parser is ``header.parse_header`` (and ``pax.parse_records`` + ``pax_overrides``).
-The fast paths are ``fast_octal`` and the unsigned checksum test inlined in the scanner, the
-per-scan memo tables, ``whole_seconds_text`` and ``read_pax`` (plans and memoized results).
+The fast paths are ``fast_octal``, the checksum test inlined in the scanner (adler32 of the
+first 148 bytes and the memoized sum of the tail against ``checksum_text``), the per-scan memo
+tables, ``whole_seconds_text`` and ``read_pax`` (plans and memoized results).
 Every random header is scanned twice in one stream, so the second copy is decoded from the memo.
 """
 
 from __future__ import annotations
 
 import io
+from zlib import adler32
 
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from soci_index_builder.errors import TarFormatError
-from soci_index_builder.tar.entries import TYPE_NAMES, fold_typeflag, mod_time, whole_seconds_text
+from soci_index_builder.tar import entries as E
+from soci_index_builder.tar.entries import (
+    TYPE_NAMES,
+    fold_typeflag,
+    minute_prefix,
+    mod_time,
+    whole_seconds_text,
+)
 from soci_index_builder.tar.header import (
     BLOCK_SIZE,
     HeaderError,
@@ -24,9 +33,9 @@ from soci_index_builder.tar.header import (
     parse_header,
     parse_numeric,
 )
-from soci_index_builder.tar.memo import ScanMemo
+from soci_index_builder.tar.memo import Memo, ScanMemo, checksum_text
 from soci_index_builder.tar.pax import parse_records, pax_overrides
-from soci_index_builder.tar.pax_fast import read_pax
+from soci_index_builder.tar.pax_fast import overrides_of, pairs_of, read_pax
 from soci_index_builder.tar.scanner import read_toc
 from soci_index_builder.ztoc.model import FileMetadata
 
@@ -123,19 +132,19 @@ def test_fast_octal_is_parse_numeric_or_defers(field: bytes) -> None:
 
 @given(header_blocks())
 def test_inline_checksum_test_implies_go_s(header_block: bytes) -> None:
-    """The scanner's test: fast_octal(field) == adler32 halves + 254 - sum(field)."""
-    view = memoryview(header_block)
-    field = header_block[148:156]
-    halves = sum(header_block[:256]) + sum(header_block[256:]) + 2
-    if fast_octal(field) == halves + 254 - sum(field):
-        assert checksum_matches(view, field)
+    """The scanner's test: checksum_text(adler32 of bytes 0-148 + tail sum + 255) == field."""
+    field, rest = header_block[148:156], header_block[156:]
+    total = (adler32(header_block[:148]) & 0xFFFF) + sum(rest) + 255
+    assert total == sum(header_block[:148]) + sum(rest) + 256  # Go's unsigned sum
+    if checksum_text(total) == field:
+        assert checksum_matches(memoryview(header_block), field)
 
 
 @given(st.integers(-62167219200 - 200, 253402300799 + 200))
 def test_whole_seconds_text_is_mod_time(seconds: int) -> None:
-    minutes: dict[int, str] = {}
-    assert whole_seconds_text(seconds, minutes) == mod_time(seconds)
-    assert whole_seconds_text(seconds, minutes) == mod_time(seconds)  # from the memo
+    minutes = Memo(minute_prefix)
+    assert whole_seconds_text(seconds, minutes).decode() == mod_time(seconds)
+    assert whole_seconds_text(seconds, minutes).decode() == mod_time(seconds)  # from the memo
 
 
 _KEYS = st.sampled_from(
@@ -175,13 +184,21 @@ def test_read_pax_equals_exact_records_and_overrides(records: list[tuple[bytes, 
         except HeaderError:
             exact = None
         try:
-            pairs, overrides, raw = read_pax(data, memo)
+            header = read_pax(data, memo)
         except HeaderError:
             assert exact is None
             continue
-        if overrides is None:  # deferred: the caller applies the exact rules to ``raw``
-            assert raw == parse_records(data)
+        if header[6] is not None:  # deferred: the caller applies the exact rules to ``raw``
+            assert header[6] == parse_records(data)
             continue
         assert exact is not None, "the fast path accepted what the exact parser refuses"
-        assert list(pairs) == [(decode(k), decode(v)) for k, v in exact.items()]
-        assert overrides == exact_overrides
+        assert list(pairs_of(header)) == [(decode(k), decode(v)) for k, v in exact.items()]
+        assert overrides_of(header) == exact_overrides
+        if header[2]:  # simple: only mtime and path, given directly
+            assert exact_overrides.keys() <= {E.MOD_TIME, E.NAME}
+            assert header[3] == _encoded(exact_overrides.get(E.MOD_TIME))
+            assert header[4] == _encoded(exact_overrides.get(E.NAME))
+
+
+def _encoded(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()

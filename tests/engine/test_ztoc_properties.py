@@ -549,6 +549,27 @@ def test_one_layer_with_every_feature() -> None:
         check_verify(ztoc, layer.blob)
 
 
+@pytest.mark.parametrize("lead", [0, 30_000, 70_000])
+def test_a_near_limit_pax_payload_across_the_scanner_buffer(lead: int) -> None:
+    """A PAX payload of almost 1 MiB (Go's limit) that the scanner's 1 MiB buffer cannot hold
+    with what precedes it is read in pieces, some smaller than the inflater's small-read
+    size: the bytes left in its small-read buffer must come first on the next large read
+    (they were once skipped, dropping up to 64 KiB of the layer)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, size, pax in (
+            ("a", lead, {}),
+            ("big", 10, {"SCHILY.xattr.user.k": "v" * 1_040_000}),
+            ("z", 300_000, {}),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.pax_headers = size, pax
+            tf.addfile(info, io.BytesIO(bytes(size)))
+    tar = out.getvalue()
+    layer = Layer(gzip_member(Member([(tar, 0)], level=1)), GZIP, 65536)
+    check_built(layer, tar, build(layer))
+
+
 def test_verify_reports_a_corrupt_layer_stream_instead_of_raising() -> None:
     """The CLI's case: ranges and stream are the same corrupt file. verify_ztoc promises to
     collect violations, and the CLI turns only SociError/OSError into messages, so a corrupt

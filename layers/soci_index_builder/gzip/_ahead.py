@@ -59,13 +59,20 @@ class InflateAhead:
 
     def readinto(self, view: memoryview, /) -> int:
         """Copy decompressed bytes into ``view``: all of it, or fewer only at end of stream."""
-        size = len(view)
+        return self._consume(len(view), view)
+
+    def skip(self, size: int, /) -> int:
+        """Discard ``size`` decompressed bytes (fewer only at end of stream), copying none."""
+        return self._consume(size, None)
+
+    def _consume(self, size: int, view: memoryview | None) -> int:
         got = 0
         while got < size:
             if self._pos == self._end and not self._advance():
                 break
             n = min(size - got, self._end - self._pos)
-            view[got : got + n] = self._views[self._current][self._pos : self._pos + n]
+            if view is not None:
+                view[got : got + n] = self._views[self._current][self._pos : self._pos + n]
             self._pos += n
             got += n
         return got

@@ -122,19 +122,33 @@ class GzipCheckpointer:
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         """Fill ``buffer`` with decompressed bytes; 0 only once every member was read."""
         view = memoryview(buffer).cast("B")
-        size = len(view)
-        if size == 0:
-            return 0
+        return self._take(len(view), view) if len(view) else 0
+
+    def skip(self, size: int, /) -> int:
+        """Discard ``size`` decompressed bytes (fewer only at end of stream); in threaded mode
+        they are never copied out of the ring (the tar scanner passing over file data)."""
+        done = 0
+        while done < size and (n := self._take(size - done, None)):
+            done += n
+        return done
+
+    def _take(self, size: int, view: memoryview | None) -> int:
+        """Up to ``size`` bytes into ``view`` (None: discarded): first those left in the
+        small-read buffer, else straight from the inflater for large reads and skips."""
         if self._error is not None:
             raise self._error
         try:
-            if size >= _SMALL_READ:
-                return self._read(view)
-            if self._small_pos == self._small_end:
+            buffered = self._small_end - self._small_pos
+            if not buffered:
+                if view is None:
+                    return self._discard(size)
+                if size >= _SMALL_READ:
+                    return self._read(view)
                 self._small_pos = 0
-                self._small_end = self._read(self._small_view)
-            n = min(size, self._small_end - self._small_pos)
-            view[:n] = self._small_view[self._small_pos : self._small_pos + n]
+                self._small_end = buffered = self._read(self._small_view)
+            n = min(size, buffered)
+            if view is not None:
+                view[:n] = self._small_view[self._small_pos : self._small_pos + n]
             self._small_pos += n
             return n
         except BaseException as exc:
@@ -152,6 +166,15 @@ class GzipCheckpointer:
             if error is not None:
                 raise error
         self._at_end = n < len(view)
+        return n
+
+    def _discard(self, size: int) -> int:
+        """Skip ``size`` bytes in the ring (threaded), or inflate them into the small-read
+        buffer as scratch (inline: nothing runs ahead to skip in)."""
+        if self._ahead is None:
+            return self._read(self._small_view[: min(size, _SMALL_READ)])
+        n = self._ahead.skip(size)
+        self._at_end = n < size
         return n
 
 

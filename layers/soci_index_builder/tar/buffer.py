@@ -9,7 +9,7 @@ one, a partial header and truncated data or payloads are errors.
 from __future__ import annotations
 
 from ..errors import TarFormatError
-from ..streams import Readable
+from ..streams import Readable, Skippable
 from .header import BLOCK_SIZE, ZERO_BLOCK, HeaderError
 from .pax import MAX_SPECIAL_FILE_SIZE
 
@@ -21,6 +21,8 @@ class BlockBuffer:
         if buffer_size < BLOCK_SIZE:
             raise ValueError(f"buffer_size must be at least {BLOCK_SIZE}")
         self._source = source
+        # Data the scanner passes over is skipped without a copy where the source can.
+        self._skipper = source if isinstance(source, Skippable) else None
         self._buf = bytearray(buffer_size)
         self._view = memoryview(self._buf)
         self._lo = 0  # next unread byte in the buffer
@@ -69,6 +71,11 @@ class BlockBuffer:
         skipped = available
         self._base += self._hi
         self._lo = self._hi = 0
+        if self._skipper is not None and not self._eof:
+            got = self._skipper.skip(count - skipped)
+            self._base += got
+            self._eof = skipped + got < count
+            return skipped + got
         while not self._eof:
             got = self._source.readinto(self._view)
             if not got:

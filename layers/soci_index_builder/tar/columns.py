@@ -22,8 +22,9 @@ from .model import FileMetadata
 #: mode, uid, gid, uname, gname, devmajor, devminor.
 Kind = tuple[str, str, int, int, int, str, str, int, int]
 Pairs = tuple[tuple[str, str], ...]
-#: :attr:`EntryColumns.add`: (name bytes, kind id, offset, size, mod_time, PAX records).
-Adder = Callable[[bytes, int, int, int, str, Pairs], None]
+#: :attr:`EntryColumns.add`: (name, kind id, offset, size, mod_time, PAX record keys, PAX
+#: record values), strings as their bytes (UTF-8 with surrogate escapes).
+Adder = Callable[[bytes, int, int, int, bytes, tuple[str, ...], tuple[bytes, ...]], None]
 
 
 def _enc(s: str) -> bytes:
@@ -95,7 +96,9 @@ class EntryColumns(Sequence[FileMetadata]):
         """Add one entry (the scanner's slow path; its fast path calls :meth:`add`)."""
         name, typ, offset, size, link, mode, uid, gid, uname, gname, mtime, dmaj, dmin, pax = entry
         kind = (typ, link, mode, uid, gid, uname, gname, dmaj, dmin)
-        self.add(_enc(name), self.kind_id(kind), offset, size, mtime, pax)
+        keys = tuple([key for key, _ in pax])
+        values = tuple([_enc(value) for _, value in pax])
+        self.add(_enc(name), self.kind_id(kind), offset, size, _enc(mtime), keys, values)
 
     def kind_id(self, kind: Kind) -> int:
         """The index of ``kind`` in :attr:`kind_values`, interned on first use."""
@@ -114,27 +117,32 @@ class EntryColumns(Sequence[FileMetadata]):
         values, value_ends = self.values, self.value_ends
 
         def add(
-            name: bytes, kind_id: int, offset: int, size: int, mod_time: str, records: Pairs
+            name: bytes,
+            kind_id: int,
+            offset: int,
+            size: int,
+            mod_time: bytes,
+            keys: tuple[str, ...],
+            pax_values: tuple[bytes, ...],
         ) -> None:
             names.extend(name)
             name_ends.append(len(names))
-            times.extend(mod_time.encode("utf-8", "surrogateescape"))
+            times.extend(mod_time)
             time_ends.append(len(times))
             add_offset(offset)
             add_size(size)
             add_kind(kind_id)
             add_first(len(value_ends) - 1)
-            if not records:
+            if not keys:
                 add_keys(0)
                 return
-            keys = (records[0][0],) if len(records) == 1 else tuple([k for k, _ in records])
             key_id = key_ids.get(keys)
             if key_id is None:
                 key_id = key_ids[keys] = len(key_sets)
                 key_sets.append(keys)
             add_keys(key_id)
-            for _, value in records:
-                values.extend(value.encode("utf-8", "surrogateescape"))
+            for value in pax_values:
+                values.extend(value)
                 value_ends.append(len(values))
 
         return add

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .memo import remember
+from collections.abc import Mapping
+
 from .model import FileMetadata
 
 TYPE_REG = ord("0")
@@ -73,21 +74,24 @@ def _format_seconds(seconds: int) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
-_SECOND_TEXTS = tuple(f"{second:02d}Z" for second in range(60))
+_SECOND_TEXTS = tuple(b"%02dZ" % second for second in range(60))
 
 
-def whole_seconds_text(seconds: int, minutes: dict[int, str]) -> str:
-    """``mod_time(seconds)`` through a memo of ``YYYY-MM-DDTHH:MM:`` by minute.
+def minute_prefix(minute: int) -> bytes:
+    """``YYYY-MM-DDTHH:MM:`` of a minute since the epoch; b"" outside years 0..9999."""
+    return _format_seconds(minute * 60).encode()[:-2]
+
+
+def whole_seconds_text(seconds: int, minutes: Mapping[int, bytes]) -> bytes:
+    """``mod_time(seconds)``, encoded, through ``minutes``: :func:`minute_prefix` memoized.
 
     A layer's files are mostly written within minutes of each other, so even when no two
     mtimes are alike the date arithmetic runs once per minute. Range edges are whole minutes.
+    Bytes, as the TOC columns store it (tar/columns.py).
     """
     minute, second = divmod(seconds, 60)
-    prefix = minutes.get(minute)
-    if prefix is None:
-        base = _format_seconds(minute * 60)
-        prefix = remember(minutes, minute, base[:-2])
-    return prefix + _SECOND_TEXTS[second] if prefix else ""
+    prefix = minutes[minute]
+    return prefix + _SECOND_TEXTS[second] if prefix else b""
 
 
 def mod_time(seconds: int, nanos: int = 0) -> str:

@@ -24,7 +24,6 @@ from .entries import (
     TYPE_GNU_LONGLINK,
     TYPE_GNU_LONGNAME,
     TYPE_NAMES,
-    TYPE_REGA,
     TYPE_XGLOBAL,
     TYPE_XHEADER,
     fold_typeflag,
@@ -34,24 +33,24 @@ from .header import (
     BLOCK_SIZE,
     HEAD,
     HeaderError,
-    Tail,
     UnsupportedError,
     decode,
-    fast_octal,
     parse_header,
     parse_ids,
     parse_string,
     parse_tail,
 )
-from .memo import ScanMemo, cached
+from .memo import ScanMemo, TailMemo, remember
 from .model import FileMetadata
-from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name, pax_overrides
-from .pax_fast import Pairs, read_pax
+from .pax import MAX_SPECIAL_FILE_SIZE, parse_long_name
+from .pax_fast import PaxHeader, overrides_of, pairs_of, read_pax
 
 DEFAULT_BUFFER_SIZE = 1 << 20
 _META_TYPES = frozenset((TYPE_XHEADER, TYPE_XGLOBAL, TYPE_GNU_LONGNAME, TYPE_GNU_LONGLINK))
 _TYPE_HINTS = {TYPE_XGLOBAL: " (PAX global header)", ord("S"): " (old GNU sparse file)"}
-_HALF = BLOCK_SIZE // 2
+#: The checksum's variable part: the bytes before the field (name, ids, size, mtime); their
+#: sum is below 65521, so adler32's low half is exactly 1 + their sum.
+_SUMMED = 148
 _REG = TYPE_NAMES[ord("0")]  # the only type with a data section (§3.9)
 MAX_PAYLOAD = MAX_SPECIAL_FILE_SIZE
 
@@ -64,14 +63,13 @@ class Toc(NamedTuple):
 
 
 class _Pending:
-    """What ``x``/``L``/``K`` meta entries left for the next real entry."""
+    """What ``x``/``L``/``K`` meta entries left for the next real entry, when it cannot be
+    added directly (see :meth:`TarScanner.scan`)."""
 
-    __slots__ = ("dirty", "long_link", "long_name", "overrides", "pax", "raw_records")
+    __slots__ = ("dirty", "long_link", "long_name", "pax")
 
     def __init__(self) -> None:
-        self.pax: Pairs | None = None  # the records of the governing 'x' header
-        self.overrides: dict[int, Any] | None = None  # FileMetadata index -> value
-        self.raw_records: dict[bytes, bytes] | None = None  # when overrides is yet unknown
+        self.pax: PaxHeader | None = None  # the records of the governing 'x' header
         self.long_name = self.long_link = b""
         self.dirty = False  # holds what a meta entry read by TarScanner._meta left
 
@@ -108,22 +106,22 @@ class TarScanner(BlockBuffer):
     def scan(self, table: EntryColumns) -> Iterator[None]:  # noqa: C901 (one hot loop, see below)
         """Add one entry per Go ``Next()`` to ``table``, yielding after each, until the end."""
         # The hot loop of a layer build, in one frame with the buffer state in locals (synced to
-        # self around the slow paths). The fast path decodes a header with plain octal numbers
-        # and pieces seen before in this scan (memo tables) without allocating per field;
-        # anything else goes to the exact parser, header.parse_header, through _learn.
+        # self around the slow paths). The fast path decodes a header by looking its pieces up
+        # in this scan's memo tables (memo.py), checksum included, without allocating per
+        # field; anything else goes to the exact parser, header.parse_header, through _learn.
         buf, view = self._buf, self._view
         lo, hi, base = self._lo, self._hi, self._base
         memo = self._memo
-        tails, ids, minutes = memo.tails, memo.ids, memo.minutes
-        pending, state = False, _Pending()
-        # The records of an inline-read 'x' header not yet moved into ``state``: an entry
-        # governed only by it, with at most an mtime override, is built without _merge.
-        x_pax: Pairs | None = None
-        x_over: dict[int, Any] | None = None
-        x_raw: dict[bytes, bytes] | None = None
+        tails, ids, numbers, minutes, checksums = (
+            memo.tails, memo.ids, memo.numbers, memo.minutes, memo.checksums
+        )  # fmt: skip
+        state = _Pending()
+        # An inline-read 'x' header not yet moved into ``state``: an entry governed only by
+        # it, when it is *simple* (pax_fast.PaxHeader), is added without building an entry.
+        x: PaxHeader | None = None
         skip_data = skip_pad = 0
         add, append = table.add, table.append
-        kind_tail: Tail | None = None
+        kind_tail: TailMemo | None = None
         kind_owner: tuple[int, int, int] | None = None
         kind_id = 0
         while True:
@@ -142,104 +140,108 @@ class TarScanner(BlockBuffer):
                 if self._read_block() is None:
                     break
                 lo, hi, base = self._lo - BLOCK_SIZE, self._hi, self._base
-            offset = base + lo
             name, raw_ids, size, mtime, chksum, rest = HEAD.unpack_from(buf, lo)
-            halves = adler32(view[lo : lo + _HALF]) & 0xFFFF
-            halves += adler32(view[lo + _HALF : lo + BLOCK_SIZE]) & 0xFFFF
             tail = tails.get(rest)
             owner = ids.get(raw_ids)
-            length = fast_octal(size)
-            seconds = fast_octal(mtime)
+            length = numbers[size]
+            seconds = numbers[mtime]
             if (
                 tail is None
                 or owner is None
                 or length < 0
                 or seconds < 0
-                # Go's checksum test, unsigned sum (the field counted as spaces); else exact
-                or fast_octal(chksum) != halves + 254 - sum(chksum)
+                # Go's checksum test, unsigned sum, field as every common writer formats it
+                or checksums[(adler32(view[lo : lo + _SUMMED]) & 0xFFFF) + tail[7]] != chksum
             ):
-                tail, owner, length, seconds = self._learn(view[lo : lo + BLOCK_SIZE], offset)
+                tail, owner, length, seconds = self._learn(view[lo : lo + BLOCK_SIZE], base + lo)
             lo += BLOCK_SIZE
-            typeflag, linkname, uname, gname, devmajor, devminor, prefix = tail
-            mode, uid, gid = owner
-            end = name.find(0)
-            if end >= 0:
-                name = name[:end]
-            if prefix:
-                name = prefix + b"/" + name
-            if length < 0 and typeflag not in HEADER_ONLY_TYPES:
-                self._refuse(name, length, typeflag, offset)  # Go handleRegularFile
+            typeflag = tail[0]
             if typeflag in _META_TYPES:
-                pending = True
+                if length < 0:
+                    self._refuse(_name(name, tail), length, typeflag, base + lo - BLOCK_SIZE)
                 if typeflag == TYPE_XHEADER and lo + length <= hi and length <= MAX_PAYLOAD:
                     try:  # the usual PAX case, inline: the payload is in the buffer
-                        x_pax, x_over, x_raw = read_pax(bytes(view[lo : lo + length]), memo)
+                        x = read_pax(bytes(view[lo : lo + length]), memo)
                     except HeaderError as exc:
-                        raise _error(exc, offset, name) from None
+                        raise _error(exc, base + lo - BLOCK_SIZE, _name(name, tail)) from None
                     lo += length
                     skip_pad = -length % BLOCK_SIZE
                 else:
-                    if x_pax is not None:  # an earlier inline 'x': into state, in order
-                        state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw
-                        x_pax = None
+                    if x is not None:  # an earlier inline 'x': into state, in order
+                        state.pax, x = x, None
                     state.dirty = True
                     self._lo = lo
-                    self._meta(state, typeflag, name, length, offset)
+                    self._meta(state, typeflag, _name(name, tail), length, base + lo - BLOCK_SIZE)
                     lo, hi, base = self._lo, self._hi, self._base
                     skip_pad, self._skip_pad = self._skip_pad, 0
                 continue
+            end = name.find(0)
+            if end >= 0:
+                name = name[:end]
+            if tail[6]:
+                name = tail[6] + b"/" + name
             type_name = TYPE_NAMES.get(typeflag)
-            records: Pairs = ()
-            text = None
             if (
-                x_pax is not None
-                and x_over is not None
-                and not state.dirty
-                and typeflag != TYPE_REGA
-                and (not x_over or (len(x_over) == 1 and E.MOD_TIME in x_over))
-            ):  # only one 'x' header, with at most an mtime: _merge's result, built directly
-                if x_over:
-                    text = x_over[E.MOD_TIME]
-                records, x_pax, pending = x_pax, None, False
-            if text is None:  # formatted only when no PAX mtime replaces it
-                text = whole_seconds_text(seconds, minutes)
-            if not pending and type_name is not None:
+                type_name is None  # unknown, or TYPE_REGA: folded or refused by _merge
+                or state.dirty
+                or (x is not None and not x[2])
+                or length < 0
+            ):
+                if x is not None:
+                    state.pax, x = x, None
+                _, linkname, uname, gname, devmajor, devminor, _, _ = tail
+                mode, uid, gid = owner
+                fields = (
+                    decode(name), type_name, base + lo, length, linkname, mode, uid, gid,
+                    uname, gname, whole_seconds_text(seconds, minutes).decode(), devmajor,
+                    devminor, (),
+                )  # fmt: skip
+                entry = self._merge(state, fields, typeflag, name, base + lo - BLOCK_SIZE)
+                type_name, length = entry.type, entry.uncompressed_size
+                state = _Pending()
+                append(entry)
+            else:
+                if x is None:
+                    keys: tuple[str, ...] = ()
+                    values: tuple[bytes, ...] = ()
+                    text = whole_seconds_text(seconds, minutes)
+                else:  # one simple 'x' header: _merge's result, built directly
+                    keys, values, _, pax_time, path, _, _ = x
+                    x = None
+                    if pax_time is None:  # (b"" is a time: one out of Go's range)
+                        pax_time = whole_seconds_text(seconds, minutes)
+                    text = pax_time
+                    if path is not None:
+                        name = path
                 # The kind is a function of the memoized tail and owner objects (kept alive
                 # here, so identity is safe): interned once per change, not per entry.
                 if tail is not kind_tail or owner is not kind_owner:
                     kind_tail, kind_owner = tail, owner
-                    kind_id = table.kind_id(
-                        (type_name, linkname, mode, uid, gid, uname, gname, devmajor, devminor)
-                    )
-                add(name, kind_id, base + lo, length, text, records)
-            else:
-                if x_pax is not None:
-                    state.pax, state.overrides, state.raw_records = x_pax, x_over, x_raw
-                    x_pax = None
-                fields = (
-                    name.decode("utf-8", "surrogateescape"), type_name, base + lo, length,
-                    linkname, mode, uid, gid, uname, gname, text, devmajor, devminor, records,
-                )  # fmt: skip
-                entry = self._merge(state, fields, typeflag, name, offset)
-                type_name, length = entry.type, entry.uncompressed_size
-                pending, state = False, _Pending()
-                append(entry)
+                    kind_id = table.kind_id((type_name, tail[1], *owner, *tail[2:6]))
+                add(name, kind_id, base + lo, length, text, keys, values)
             if type_name == _REG:  # the only type with a data section
                 skip_data, skip_pad = length, -length % BLOCK_SIZE
             self._lo = lo
             yield None
         self._archive_size = self._base + self._lo
 
-    def _learn(self, block: memoryview, offset: int) -> tuple[Tail, tuple[int, int, int], int, int]:
-        """Decode a header the fast path could not, exactly; memoize its repeating pieces."""
+    def _learn(
+        self, block: memoryview, offset: int
+    ) -> tuple[TailMemo, tuple[int, int, int], int, int]:
+        """Decode a header the fast path could not, exactly; memoize its repeating pieces.
+
+        Returns the memoized tail and owner, the size and the mtime.
+        """
         try:
             header = parse_header(block)
         except HeaderError as exc:
             raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
         _, raw_ids, _, _, _, rest = HEAD.unpack(block)
         memo = self._memo
-        tail = memo.tails.get(rest) or cached(memo.tails, rest, parse_tail)
-        owner = memo.ids.get(raw_ids) or cached(memo.ids, raw_ids, parse_ids)
+        tail = memo.tails.get(rest)
+        if tail is None:
+            tail = remember(memo.tails, rest, (*parse_tail(rest), sum(rest) + 255))
+        owner = memo.ids.get(raw_ids) or remember(memo.ids, raw_ids, parse_ids(raw_ids))
         return tail, owner, header.size, header.mtime
 
     def _meta(
@@ -252,7 +254,7 @@ class TarScanner(BlockBuffer):
         try:
             payload = self._read_payload(size)
             if typeflag == TYPE_XHEADER:  # a later 'x' replaces an earlier one
-                pending.pax, pending.overrides, pending.raw_records = read_pax(payload, self._memo)
+                pending.pax = read_pax(payload, self._memo)
             elif typeflag == TYPE_GNU_LONGNAME:
                 pending.long_name = parse_long_name(payload)
             else:
@@ -266,15 +268,12 @@ class TarScanner(BlockBuffer):
     ) -> FileMetadata:
         """Go ``mergePAX`` and GNU long names onto an entry; fold ``'\\0'``, check the type."""
         entry = list(fields)
-        overrides = pending.overrides
-        if pending.raw_records is not None:
+        if pending.pax is not None:
             try:
-                overrides = pax_overrides(pending.raw_records)
+                overrides = overrides_of(pending.pax)
             except HeaderError as exc:
                 raise _error(exc, offset, name) from None
-        if pending.pax is not None:
-            entry[E.PAX_RECORDS] = pending.pax
-        if overrides:
+            entry[E.PAX_RECORDS] = pairs_of(pending.pax)
             for index, value in overrides.items():
                 entry[index] = value
         if pending.long_name:
@@ -295,6 +294,12 @@ class TarScanner(BlockBuffer):
         hint = _TYPE_HINTS.get(typeflag, "")
         reason = f"unsupported input tar entry {chr(typeflag)!r}{hint}"
         raise _error(UnsupportedError(reason), offset, name)
+
+
+def _name(field: bytes, tail: TailMemo) -> bytes:
+    """An entry's header name (prefix and name field), for error messages."""
+    name = parse_string(field)
+    return tail[6] + b"/" + name if tail[6] else name
 
 
 def _error(exc: HeaderError, offset: int, name: bytes) -> TarFormatError:

@@ -22,7 +22,7 @@ from ..errors import ConfigError, SkipReason, UnsupportedLayerError
 from ..gzip.backend import DEFAULT_BACKEND, InflateBackend
 from ..gzip.checkpoints import GzipCheckpointer
 from ..gzip.zinfo_blob import encode_zinfo_blob
-from ..streams import Readable
+from ..streams import Readable, Skippable
 from ..tar.scanner import Toc, read_toc
 from .codec import encode_ztoc
 from .model import (
@@ -200,6 +200,10 @@ class _ProgressReader:
 
 def _drain(stream: Readable) -> None:
     """Read ``stream`` to its end: checkpoints past the tar end and the digest check need it."""
+    if isinstance(stream, Skippable):
+        while stream.skip(_DRAIN_CHUNK):
+            pass
+        return
     scratch = memoryview(bytearray(_DRAIN_CHUNK))
     while stream.readinto(scratch):
         pass
