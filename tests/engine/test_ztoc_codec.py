@@ -8,7 +8,7 @@ import struct
 
 import flatbuffers
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from soci_index_builder.errors import SociError
@@ -463,7 +463,17 @@ def pooled_tocs(draw: st.DrawFn) -> tuple[FileMetadata, ...]:
     return tuple(entry._replace(name=name) for entry, name in picks)
 
 
+# Every pooled kind in turn, 60 entries each, of many shapes.
+_EVERY_POOLED = tuple(
+    FileMetadata("n" * (i % 5), kind[0], i % 2, i % 3, kind[1], *kind[2:7], "t" * (i % 4 + 1),
+                 *kind[7:], _POOLED_PAX[i % 5])
+    for i, kind in enumerate(k for k in _POOLED_KINDS for _ in range(60))
+)  # fmt: skip
+
+
 @given(pooled_tocs(), st.sampled_from([4096, 2]))
+@example(_EVERY_POOLED, 2)  # every table cleared when full
+@example(_EVERY_POOLED, 4096)
 def test_entries_of_repeated_shapes_match_stock_builder(
     entries: tuple[FileMetadata, ...], memo_limit: int
 ) -> None:
