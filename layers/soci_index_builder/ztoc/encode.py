@@ -11,12 +11,13 @@ owner, device numbers), the same PAX keys (none, or one record), and mod_time an
 of the same lengths. Between the name, mod_time and value bytes, such entries' bytes differ
 only by the name's length prefix and padding and by two soffsets that depend on the position
 (the object's to its vtable, the Xattr table's to its vtable). So an entry of a shape met
-before costs one tuple of pieces and one ``struct`` pack: the variable bytes sliced from the
-columns, the constant bytes of its :class:`_Layout` and :func:`_head`. Nothing is memoized by
+before costs one ``struct`` pack of its :func:`_head` (of the constant bytes of its
+:class:`_Layout`, its mod_time and value bytes, two soffsets and its offset and size) and its
+name's bytes and padding: three pieces for the final join. Nothing is memoized by
 value, so distinct sub-second mtimes and PAX values cost no lookups that miss. The first
-entry of a shape or of a vtable, and entries with several PAX records, are written field by
-field from precomputed patterns (:class:`_Pattern`, one per presence mask and alignment).
-"""
+entry of a shape, of a kind or of a vtable, and entries with several PAX records, are written
+field by field from precomputed patterns (:class:`_Pattern`, one per presence mask and
+alignment)."""
 
 from __future__ import annotations
 
@@ -222,6 +223,8 @@ class _Layout(NamedTuple):
     heads: list[list[Any] | None]  # :func:`_head` by variant (see :func:`_write_entries`)
     kind: _KindInfo
     k10: int  # the mod_time string's Offset() minus the type string's
+    lt: int  # the mod_time's length
+    lv: int  # the value's length (0 without a PAX record)
 
 
 def _layout(strs: _StrChunks, kind: _KindInfo, key: str | None, lt: int, lv: int) -> _Layout:
@@ -231,17 +234,12 @@ def _layout(strs: _StrChunks, kind: _KindInfo, key: str | None, lt: int, lv: int
     k10 = k9 + lt + 8 - (lt & 3)
     strings = _TAIL[lt & 3] + group
     if key is None:
-        return _Layout(k10 + 4, strings, U32(lt), b"", [None] * 8, kind, k10)
+        return _Layout(k10 + 4, strings, U32(lt), b"", [None] * 8, kind, k10, lt, 0)
     glue = _TAIL[lv & 3] + strs[key] + U32(lt)
     cv = lv + 8 - (lv & 3)  # the value string's size
     # Vector (8), table (12), value length (4), value bytes, the glue without U32(lt).
     return _Layout(k10 + 20 + lv + len(glue), strings, glue, _SINGLE_TAIL(8, cv + 4, lv),
-                   [None] * 8, kind, k10)  # fmt: skip
-
-
-@functools.cache
-def _head_struct(fmt: str) -> Any:
-    return struct.Struct(fmt).pack
+                   [None] * 8, kind, k10, lt, lv)  # fmt: skip
 
 
 def _dropping(pack: Any, *, size: bool, offset: bool) -> Any:
@@ -254,11 +252,13 @@ def _dropping(pack: Any, *, size: bool, offset: bool) -> Any:
 
 
 def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
-    """``[pack, a, b, size, vtable, known]`` for the object of the entries of ``layout`` in
-    ``variant``, with the Xattr head after it (the empty vector, or with ``pax`` the
-    one-record vector and table up to its soffset): it is
-    ``pack(soffset, a, size, offset, b[, xattr table soffset, layout.single])``, ``a`` and
-    ``b`` being the constant bytes around the size and offset fields; ``known``, None until
+    """``[pack, a, b, size, vtable, known]`` for the entries of ``layout`` in ``variant``:
+    ``pack`` writes an entry from its table up to its name's length prefix, in memory order
+    (the table, the Xattr vector, with ``pax`` its one Xattr table and the value, then the
+    mod_time, type..gname strings and the name's length), taking
+    ``(soffset, a, size, offset, b, [xattr table soffset, single, value, glue,] mod_time,
+    strings, name length)`` where ``a`` and ``b`` are the constant bytes around the size and
+    offset fields and ``single``, ``glue``, ``strings`` the layout's; ``known``, None until
     looked up, is the vtable's Offset() once written."""
     _, k1, k4, k8, k9, mask, mode, uid, gid, dmaj, dmin = layout.kind
     mask |= (not variant & 1) | 2 * (not variant & 2)
@@ -270,8 +270,15 @@ def _head(layout: _Layout, variant: int, pax: bool) -> list[Any]:
     )))  # fmt: skip
     present = [at for at in (p.at_size, p.at_offset) if at]  # adjacent, size first
     lo, hi = (present[0], present[-1] + 8) if present else (p.size, p.size)
-    a, b = obj[4:lo], obj[hi:] + (_SINGLE_HEAD if pax else _ZERO4)
-    pack = _head_struct(f"<i{len(a)}s{'q' * len(present)}{len(b)}s" + ("i12s" if pax else ""))
+    lt, glue, strings = layout.lt, layout.glue, layout.strings
+    a, fmt = obj[4:lo], f"<i{lo - 4}s{'q' * len(present)}"
+    if pax:
+        b = obj[hi:] + _SINGLE_HEAD
+        fmt += f"{len(b)}si12s{layout.lv}s{len(glue)}s{lt}s{len(strings)}sI"
+    else:  # the empty vector, then the mod_time's length (the glue) are constant too
+        b = obj[hi:] + _ZERO4 + glue
+        fmt += f"{len(b)}s{lt}s{len(strings)}sI"
+    pack = struct.Struct(fmt).pack
     if variant & 3:  # offset and/or size absent
         pack = _dropping(pack, size=not variant & 2, offset=not variant & 1)
     return [pack, a, b, p.size, p.vtable, None]
@@ -283,9 +290,8 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
 
     Reads the columns directly: names, mod_times and PAX values are already encoded. The
     fast path takes an entry with no PAX record, or one once the Xattr vtable exists, whose
-    shape (and kind) has been met before and whose object's vtable is written: one tuple of
-    pieces, its name, mod_time and value bytes between the constant bytes of its
-    :class:`_Layout`, and one pack of its :func:`_head`, chosen by *variant*: the Xattr
+    shape (and kind) has been met before and whose object's vtable is written: its name's
+    padding and bytes, and one pack of its :func:`_head`, chosen by *variant*: the Xattr
     vector's start mod 8 (bit 2) and whether offset (bit 0) and size (bit 1) are absent.
     Other entries are written field by field. Pieces go to a batch joined into one of ``w``'s
     chunks every ``_BATCH`` entries.
@@ -334,7 +340,8 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
         for i, uoff, usize, kind_id, key_id in islice(entries, _BATCH):
             nb = names[name_ends[i] : name_ends[i + 1]]
             tb = times[time_ends[i] : time_ends[i + 1]]
-            ntail, nlen, nsize = frames[len(nb)]
+            n = len(nb)
+            ntail, nlen, nsize = frames[n]
             vb: bytes | bytearray = b""
             layout = None
             # else several PAX records, or the first Xattr table: field by field
@@ -345,7 +352,7 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
                 shape = (kind_id, key_id, len(tb), len(vb))
                 layout = layouts.get(shape) or shape_layout(shape)
             if layout is not None:
-                d, strings, glue, single, heads, _, _ = layout
+                d, strings, glue, single, heads, _, _, _, _ = layout
                 start = off + nsize + d
                 variant = start & 4 | (not uoff) | 2 * (not usize)
                 head = heads[variant]
@@ -359,11 +366,13 @@ def _write_entries(w: Writer, toc: EntryColumns) -> list[int]:  # noqa: C901 (th
                 if known is not None:
                     off = obj = start + size
                     if key_id:
-                        packed = pack(known - obj, a, usize, uoff, b, xvt - start + 8, single)
-                        batch += (ntail, nb, nlen, strings, tb, glue, vb, packed)
+                        xsoff = xvt - start + 8
+                        packed = pack(
+                            known - obj, a, usize, uoff, b, xsoff, single, vb, glue, tb, strings, n
+                        )
                     else:
-                        packed = pack(known - obj, a, usize, uoff, b)
-                        batch += (ntail, nb, nlen, strings, tb, glue, packed)
+                        packed = pack(known - obj, a, usize, uoff, b, tb, strings, n)
+                    batch += (ntail, nb, packed)
                     objs.append(obj)
                     continue
             # Field by field (any PAX records; writes the object's vtable if new).
