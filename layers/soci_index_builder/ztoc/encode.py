@@ -214,7 +214,8 @@ _Shape = tuple[int, int, int, int]
 class _Layout(NamedTuple):
     """What the entries of one *shape* have in common: the same kind, PAX key set, mod_time
     length and (one PAX record) value length. Their bytes differ only in the name, mod_time
-    and value bytes, the name's length, and the two position-dependent soffsets."""
+    and value bytes, the name's length, the two position-dependent soffsets, and the offset
+    and size."""
 
     d: int  # the Xattr vector's Offset() minus the name string's
     strings: bytes  # memory order, after the mod_time's bytes: padding, gname..type strings
