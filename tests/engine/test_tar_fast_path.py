@@ -3,7 +3,7 @@
 The exact parser is ``header.parse_header`` (and ``pax.parse_records`` + ``pax_overrides``).
 The fast paths are ``fast_octal``, the checksum test inlined in the scanner (adler32 of the
 first 148 bytes and the memoized sum of the tail against ``checksum_text``), the per-scan memo
-tables, ``whole_seconds_text`` and ``read_pax`` (plans and memoized results).
+tables, ``time_text`` and ``read_pax`` (plans and memoized results).
 Every random header is scanned twice in one stream, so the second copy is decoded from the memo.
 """
 
@@ -22,7 +22,7 @@ from soci_index_builder.tar.entries import (
     fold_typeflag,
     minute_prefix,
     mod_time,
-    whole_seconds_text,
+    time_text,
 )
 from soci_index_builder.tar.header import (
     BLOCK_SIZE,
@@ -140,11 +140,14 @@ def test_inline_checksum_test_implies_go_s(header_block: bytes) -> None:
         assert checksum_matches(memoryview(header_block), field)
 
 
-@given(st.integers(-62167219200 - 200, 253402300799 + 200))
-def test_whole_seconds_text_is_mod_time(seconds: int) -> None:
+@given(st.integers(-62167219200 - 200, 253402300799 + 200), st.integers(0, 999_999_999))
+def test_time_text_is_mod_time(seconds: int, nanos: int) -> None:
     minutes = Memo(minute_prefix)
-    assert whole_seconds_text(seconds, minutes).decode() == mod_time(seconds)
-    assert whole_seconds_text(seconds, minutes).decode() == mod_time(seconds)  # from the memo
+    fraction = b"%09d" % nanos
+    assert time_text(seconds, minutes).decode() == mod_time(seconds)
+    assert time_text(seconds, minutes).decode() == mod_time(seconds)  # from the memo
+    text = time_text(seconds, minutes, fraction.rstrip(b"0"))
+    assert text.decode() == mod_time(seconds, nanos)
 
 
 _KEYS = st.sampled_from(

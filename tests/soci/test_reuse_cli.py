@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_sqlite_round_trip_drop_and_newer_schema(tmp_path: Path) -> None:
     assert SqliteCatalogue(tmp_path / "c.sqlite").lookup(KEY) == ENTRY
     catalogue.drop(KEY)
     assert catalogue.lookup(KEY) is None
-    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+    with closing(sqlite3.connect(tmp_path / "c.sqlite")) as db, db:
         db.execute("PRAGMA user_version = 99")
     catalogue = SqliteCatalogue(tmp_path / "c.sqlite")
     assert catalogue.lookup(KEY) is None  # unknown schema: set aside, recreated
@@ -121,7 +122,7 @@ def test_sqlite_is_safe_across_threads_and_instances(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert not errors
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT count(*) FROM ztocs").fetchone()[0] == 80
 
 

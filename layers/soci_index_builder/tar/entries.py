@@ -82,8 +82,9 @@ def minute_prefix(minute: int) -> bytes:
     return _format_seconds(minute * 60).encode()[:-2]
 
 
-def whole_seconds_text(seconds: int, minutes: Mapping[int, bytes]) -> bytes:
-    """``mod_time(seconds)``, encoded, through ``minutes``: :func:`minute_prefix` memoized.
+def time_text(seconds: int, minutes: Mapping[int, bytes], fraction: bytes = b"") -> bytes:
+    """``mod_time`` of ``seconds`` and the digits of a ``fraction`` of a second (at most nine,
+    no trailing zeros), encoded, through ``minutes``: :func:`minute_prefix` memoized.
 
     A layer's files are mostly written within minutes of each other, so even when no two
     mtimes are alike the date arithmetic runs once per minute. Range edges are whole minutes.
@@ -91,7 +92,11 @@ def whole_seconds_text(seconds: int, minutes: Mapping[int, bytes]) -> bytes:
     """
     minute, second = divmod(seconds, 60)
     prefix = minutes[minute]
-    return prefix + _SECOND_TEXTS[second] if prefix else b""
+    if not prefix:
+        return b""
+    return (
+        b"%s%02d.%sZ" % (prefix, second, fraction) if fraction else prefix + _SECOND_TEXTS[second]
+    )
 
 
 def mod_time(seconds: int, nanos: int = 0) -> str:

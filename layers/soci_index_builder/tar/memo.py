@@ -82,7 +82,7 @@ class ScanMemo:
         #: Raw 12-byte size or mtime field -> its value, -1 when only the exact parser may
         #: read it (header.fast_octal).
         self.numbers: Memo[bytes, int] = Memo(fast_octal)
-        #: Minutes since the epoch -> ``YYYY-MM-DDTHH:MM:`` (entries.whole_seconds_text).
+        #: Minutes since the epoch -> ``YYYY-MM-DDTHH:MM:`` (entries.time_text).
         self.minutes: Memo[int, bytes] = Memo(minute_prefix)
         #: Unsigned header byte sum -> the checksum field that states it (:func:`checksum_text`).
         self.checksums: Memo[int, bytes] = Memo(checksum_text)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import entries as E
-from .entries import whole_seconds_text
+from .entries import time_text
 from .header import decode
 from .memo import Memo, ScanMemo, remember
 from .pax import FIELDS, GNU_SPARSE, parse_records, pax_overrides
@@ -131,9 +131,7 @@ def pax_time_text(value: bytes, minutes: Memo[int, bytes]) -> bytes:
     """``mod_time`` of a plain PAX time (``[0-9]{1,18}(\\.[0-9]*)?``): the whole-second text
     with the fraction, cut to nanoseconds and trimmed, as Go's ``MarshalText`` writes it."""
     whole, _, fraction = value.partition(b".")
-    text = whole_seconds_text(int(whole), minutes)
-    fraction = fraction[:9].rstrip(b"0")
-    return b"%s.%sZ" % (text[:-1], fraction) if fraction and text else text
+    return time_text(int(whole), minutes, fraction[:9].rstrip(b"0"))
 
 
 def _add_simple(overrides: dict[int, Any], mtime: bytes | None, path: bytes | None) -> None:

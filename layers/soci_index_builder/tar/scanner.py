@@ -27,7 +27,7 @@ from .entries import (
     TYPE_XGLOBAL,
     TYPE_XHEADER,
     fold_typeflag,
-    whole_seconds_text,
+    time_text,
 )
 from .header import (
     BLOCK_SIZE,
@@ -193,7 +193,7 @@ class TarScanner(BlockBuffer):
                 mode, uid, gid = owner
                 fields = (
                     decode(name), type_name, base + lo, length, linkname, mode, uid, gid,
-                    uname, gname, whole_seconds_text(seconds, minutes).decode(), devmajor,
+                    uname, gname, time_text(seconds, minutes).decode(), devmajor,
                     devminor, (),
                 )  # fmt: skip
                 entry = self._merge(state, fields, typeflag, name, base + lo - BLOCK_SIZE)
@@ -204,12 +204,12 @@ class TarScanner(BlockBuffer):
                 if x is None:
                     keys: tuple[str, ...] = ()
                     values: tuple[bytes, ...] = ()
-                    text = whole_seconds_text(seconds, minutes)
+                    text = time_text(seconds, minutes)
                 else:  # one simple 'x' header: _merge's result, built directly
                     keys, values, _, pax_time, path, _, _ = x
                     x = None
                     if pax_time is None:  # (b"" is a time: one out of Go's range)
-                        pax_time = whole_seconds_text(seconds, minutes)
+                        pax_time = time_text(seconds, minutes)
                     text = pax_time
                     if path is not None:
                         name = path
