@@ -50,13 +50,15 @@ def main() -> None:
             last.update(_thread_cpu(me))
             time.sleep(0.02)
 
+    # The calling thread's count since interpreter start (imports included) is taken off.
+    before = _thread_cpu(-1).get(threading.get_native_id(), 0.0)
     sampler = threading.Thread(target=sample)
     sampler.start()
     with open(layer, "rb") as f:
         build_ztoc(f, compression=CompressionAlgorithm.GZIP, backend=backend)
     done.set()
     sampler.join()
-    caller = last.pop(threading.get_native_id())
+    caller = last.pop(threading.get_native_id()) - before
     helpers = sorted(last.values(), reverse=True)
     total = caller + sum(helpers)
     print(
