@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from soci_index_builder.digest import validate_digest
 from soci_index_builder.errors import InvalidReferenceError
@@ -24,6 +24,9 @@ ECR_SOURCE = "aws.ecr"
 #: The reconciler's synthetic pushes (docs/fleet.md): same shape, their own source.
 RECONCILER_SOURCE = "soci-index-builder.reconciler"
 IMAGE_ACTION = "ECR Image Action"
+#: What set a build off, as every result event reports it (docs/events.md): an ECR push, or
+#: the reconciler catching up with an image (docs/fleet.md).
+Trigger = Literal["push", "reconcile"]
 
 _ACCOUNT_RE = re.compile(ACCOUNT_PATTERN)  # the grammar of ECR host names (ecr_hosts.py)
 _REGION_RE = re.compile(REGION_PATTERN)
@@ -44,6 +47,7 @@ class ImagePush:
     tag: str | None
     manifest_media_type: str | None = None
     artifact_media_type: str | None = None
+    trigger: Trigger = "push"
 
     def result_detail(self) -> dict[str, Any]:
         """The push as every result event repeats it; keys mirror ECR's (docs/events.md)."""
@@ -53,6 +57,7 @@ class ImagePush:
             "repository-name": self.repository,
             "image-digest": self.digest,
             "image-tag": self.tag,
+            "trigger": self.trigger,
         }
 
     @property
@@ -115,7 +120,8 @@ def parse_push(body: Any) -> ImagePush:
         raise body
     if not isinstance(body, Mapping):
         raise InvalidEventError(f"event is a {type(body).__name__}, not an object")
-    if body.get("source") != RECONCILER_SOURCE:
+    trigger: Trigger = "reconcile" if body.get("source") == RECONCILER_SOURCE else "push"
+    if trigger == "push":
         _expect(body, "source", ECR_SOURCE)
     _expect(body, "detail-type", IMAGE_ACTION)
     detail = body.get("detail")
@@ -132,6 +138,7 @@ def parse_push(body: Any) -> ImagePush:
             tag=_optional_tag(detail.get("image-tag")),
             manifest_media_type=_optional_text(detail.get("manifest-media-type")),
             artifact_media_type=_optional_text(detail.get("artifact-media-type")),
+            trigger=trigger,
         )
     except InvalidReferenceError as exc:
         raise InvalidEventError(str(exc)) from exc

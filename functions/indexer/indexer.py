@@ -35,7 +35,7 @@ ENV_DEADLINE_MARGIN = "DEADLINE_MARGIN_SECONDS"
 DEFAULT_DEADLINE_MARGIN = 30.0
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or reporting.SERVICE)
-_PUSH_KEYS = ("repository", "image_digest", "image_tag")
+_PUSH_KEYS = ("repository", "image_digest", "image_tag", "trigger")
 #: Skips caused by our own pushes (3 per v2 build): debug log, no result event.
 _QUIET_SKIPS = frozenset({SkipReason.OWN_OUTPUT, SkipReason.UNTAGGED})
 
@@ -132,7 +132,10 @@ class Indexer:
         try:
             push = parse_push(message.body)
             logger.thread_safe_append_keys(
-                repository=push.repository, image_digest=push.digest, image_tag=push.tag
+                repository=push.repository,
+                image_digest=push.digest,
+                image_tag=push.tag,
+                trigger=push.trigger,
             )
             return self._index(push, deadline, recorder)
         except Exception as exc:

@@ -13,16 +13,25 @@ from typing import Any
 
 import pytest
 
+from functions.reconciler.messages import synthetic_push
 from functions.shared.registries import Registries
 from soci_index_builder.digest import sha256_digest
 from soci_index_builder.errors import SkipReason
+from soci_index_builder.fleet.select import Work
 from soci_index_builder.oci import mediatypes as mt
 from soci_index_builder.oci.model import Manifest, descriptor_for
 from soci_index_builder.store.base import Repository
 from tests.fixtures.images import LayerSpec, push_image, random_files
 from tests.fixtures.registry import LocalRegistry
 from tests.functions.conftest import SetParameters
-from tests.functions.helpers import FakeContext, ecr_push_event, make_indexer, sqs_batch
+from tests.functions.helpers import (
+    ACCOUNT,
+    REGION,
+    FakeContext,
+    ecr_push_event,
+    make_indexer,
+    sqs_batch,
+)
 from tests.functions.test_handler_registry import push_corrupt_image
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "result-event.schema.json"
@@ -221,9 +230,12 @@ def test_every_emitted_result_event_matches_the_schema(
     zstd_only = push_image(zstd, "v1", ZSTD_ONLY)
     corrupt = push_corrupt_image(app, "broken")
     chart = push_helm_chart(app, "chart-1.0.0")
+    reconcile = Work(
+        app.path, "v1", image.digest, "no-output", mt.OCI_IMAGE_MANIFEST, mt.OCI_IMAGE_CONFIG
+    )
     pushes = [
         ecr_push_event(app.path, "v1", image.digest),  # built
-        ecr_push_event(app.path, "v1", image.digest),  # up-to-date
+        synthetic_push(reconcile, ACCOUNT, REGION),  # up-to-date, from the reconciler
         ecr_push_event(app.path, "skip-1", image.digest),  # excluded
         ecr_push_event(other.path, "v1", image.digest),  # not-included
         ecr_push_event(zstd.path, "v1", zstd_only.digest),  # nothing-to-index
@@ -256,6 +268,9 @@ def test_every_emitted_result_event_matches_the_schema(
         expected.add(("SOCI Index Skipped", "skipped", "already-soci"))
     assert kinds(events) == expected
     assert len(events) == len(pushes) + (index_version == "v2")
+    triggers = {(e["detail"]["status"], e["detail"]["trigger"]) for e in events}
+    assert ("up-to-date", "reconcile") in triggers
+    assert {t for status, t in triggers if status != "up-to-date"} == {"push"}
 
 
 def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -> None:
@@ -266,6 +281,7 @@ def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -
         "repository-name": "team/app",
         "image-digest": "sha256:" + "ab" * 32,
         "image-tag": "v1",
+        "trigger": "push",
         "status": "skipped",
         "reason": "excluded",
     }
@@ -276,6 +292,7 @@ def test_the_validator_rejects_what_the_schema_forbids(schema: dict[str, Any]) -
         {k: v for k, v in detail.items() if k != "image-digest"},  # a required member missing
         {**detail, "image-digest": "sha256:AB"},  # a pattern
         {**detail, "reason": "bored"},  # an enum
+        {**detail, "trigger": "cron"},  # another enum
         {**detail, "layers": {"indexed": -1}},  # a minimum
         {**detail, "layers": {"indexed": True}},  # a bool is not an integer
         {**detail, "status": "built"},  # a const
