@@ -150,10 +150,10 @@ def end_to_end(megabytes: int) -> dict[str, object]:
     """Start a registry, push the image, run one event through the handler under moto."""
     from moto import mock_aws
 
-    from tests.fixtures.registry import _start, stop_process
+    from tests.fixtures.registry import start_registry, stop_process
 
     workdir = Path(tempfile.mkdtemp(prefix="soci-bench-registry-"))
-    registry = _start(workdir)
+    registry = start_registry(workdir)
     try:
         os.environ.update(
             AWS_ACCESS_KEY_ID="bench",

@@ -42,7 +42,7 @@ from soci_index_builder.soci.catalogue.sqlite import SqliteCatalogue  # noqa: E4
 from soci_index_builder.soci.model import BuildResult, IndexSettings  # noqa: E402
 from soci_index_builder.store.remote.client import RegistryClient  # noqa: E402
 from soci_index_builder.store.remote.repository import RemoteRepository  # noqa: E402
-from tests.fixtures.registry import _start, stop_process  # noqa: E402
+from tests.fixtures.registry import start_registry, stop_process  # noqa: E402
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -200,7 +200,7 @@ def main() -> int:
     settings = IndexSettings(max_workers=args.workers)
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="soci-bench-reuse-") as workdir:
-        registry = _start(Path(workdir))
+        registry = start_registry(Path(workdir))
         proxy = CountingProxy(registry.host)
         try:
             direct = RegistryClient(registry.host, plain_http=True)
