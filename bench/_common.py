@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 CACHE = Path(os.environ.get("SOCI_BENCH_DIR", "/tmp/soci-bench"))
 CHUNK = 1 << 20
@@ -134,9 +136,10 @@ def gzip_file(tar_path: Path, level: int = 6) -> Path:
 
 def compare(
     label: str, path: Path, reps: int = 3, kinds: tuple[str, ...] = BASELINES + BUILDS
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Interleave the ``kinds`` of job ``reps`` times; print and return per kind the best and
-    worst wall and CPU seconds and the peak RSS (ranges, since the machine may be shared)."""
+    worst wall and CPU seconds, the peak RSS (ranges, since the machine may be shared) and
+    every run's wall time in order (``walls``, for ratios of runs made side by side)."""
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     for _ in range(reps):
         for kind in kinds:
@@ -149,6 +152,7 @@ def compare(
             "cpu_max": max(r["cpu"] for r in rs),
             "rss_mb": max(r["rss"] for r in rs) / 1e6,
             "entries": rs[0]["entries"],
+            "walls": [r["seconds"] for r in rs],
         }
         for kind, rs in runs.items()
     }
@@ -161,10 +165,16 @@ def compare(
     return summary
 
 
-def ratio(summary: dict[str, dict[str, float]], build: str, baseline: str, key: str) -> str:
+def ratio(summary: dict[str, dict[str, Any]], build: str, baseline: str, key: str) -> str:
     """``build``/``baseline`` of ``key`` ("wall" or "cpu"): best over best, and the range of
-    worst over best to best over worst, so one slow run cannot hide in the figure."""
+    worst over best to best over worst, so one slow run cannot hide in the figure. For wall
+    time also the median of the ratios of runs made side by side (the same repetition): the
+    machine's speed drifts between minutes, and a pair shares its minute."""
     b, base = summary[build], summary[baseline]
     best = b[key] / base[key]
     low, high = b[key] / base[key + "_max"], b[key + "_max"] / base[key]
-    return f"{best:.2f}x (range {low:.2f}-{high:.2f})"
+    text = f"{best:.2f}x (range {low:.2f}-{high:.2f})"
+    if key == "wall":
+        pairs = sorted(x / y for x, y in zip(b["walls"], base["walls"], strict=True))
+        text += f", side by side median {statistics.median(pairs):.2f}x"
+    return text

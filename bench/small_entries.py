@@ -20,6 +20,7 @@ import io
 import random
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from _common import CACHE, add_baseline_option, compare, gzip_file, run_job, use_baseline
 
@@ -75,7 +76,7 @@ def main() -> None:
         )
 
 
-def _report(s: dict[str, dict[str, float]], build: str) -> None:
+def _report(s: dict[str, dict[str, Any]], build: str) -> None:
     entries = s[build]["entries"]
     best = (s[build]["cpu"] - s["inflate"]["cpu_max"]) / entries * 1e6
     worst = (s[build]["cpu_max"] - s["inflate"]["cpu"]) / entries * 1e6
