@@ -5,7 +5,7 @@ job; baselines and candidates are interleaved in the same run, since only figure
 same run on the same machine are comparable. Both wall and CPU time (all threads) are
 reported, as ranges: on a shared machine wall time includes waiting for a CPU.
 
-A job kind ending in ``@base`` runs the engine of an earlier git revision (``--baseline REV``
+A job kind ``<kind>@<commit>`` runs the engine of an earlier git revision (``--baseline REV``
 of the benchmarks, :func:`use_baseline`): its ``layers/`` is exported once into the cache
 and put first on ``PYTHONPATH``, so before/after figures come from one interleaved run.
 """
@@ -61,22 +61,21 @@ BASELINES = ("inflate", "zng")
 BUILDS = ("ztoc", "ztoc-libz")
 
 
-#: The exported ``layers/`` of the ``--baseline`` revision, once :func:`use_baseline` ran.
-_baseline: Path | None = None
+#: Exported engines of earlier revisions, one directory per (abbreviated) commit.
+ENGINES = CACHE / "engines"
 
 
 def add_baseline_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline",
         metavar="REV",
-        help="also time the engine of this git revision (jobs named '<kind>@base')",
+        help="also time the engine of this git revision (jobs named 'ztoc@<commit>')",
     )
 
 
 def use_baseline(rev: str | None) -> tuple[str, ...]:
-    """Export the engine of git revision ``rev`` (once, cached by commit) for ``@base`` jobs;
-    returns the extra build kinds to interleave (none without a revision)."""
-    global _baseline
+    """Export the engine of git revision ``rev`` (once, cached by commit); returns the extra
+    build kind to interleave, ``ztoc@<commit>`` (none without a revision)."""
     if not rev:
         return ()
     repo = Path(__file__).resolve().parent.parent
@@ -86,7 +85,8 @@ def use_baseline(rev: str | None) -> tuple[str, ...]:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    dest = CACHE / "engines" / commit
+    commit = commit[:12]
+    dest = ENGINES / commit
     if not dest.exists():
         tmp = dest.with_suffix(".tmp")
         tmp.mkdir(parents=True, exist_ok=True)
@@ -95,20 +95,18 @@ def use_baseline(rev: str | None) -> tuple[str, ...]:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(dest)
-    _baseline = dest / "layers"
-    print(f"baseline: engine of {rev} ({commit[:12]}) as the '@base' jobs")
-    return ("ztoc@base",)
+    print(f"baseline: engine of {rev} as the 'ztoc@{commit}' jobs")
+    return (f"ztoc@{commit}",)
 
 
 def run_job(kind: str, path: Path, span: int = 4 << 20) -> dict[str, float]:
-    """Time one job (see BASELINES and BUILDS; ``@base``: the baseline engine) on ``path``
-    in a fresh interpreter."""
+    """Time one job (see BASELINES and BUILDS; ``@<commit>``: that exported engine, see
+    :func:`use_baseline`) on ``path`` in a fresh interpreter."""
     env = dict(os.environ)
-    kind, _, engine = kind.partition("@")
-    if engine:
-        if _baseline is None:
-            raise RuntimeError("an '@base' job needs use_baseline() first")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_baseline), env.get("PYTHONPATH")]))
+    kind, _, commit = kind.partition("@")
+    if commit:
+        layers = str(ENGINES / commit / "layers")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [layers, env.get("PYTHONPATH")]))
     out = subprocess.run(
         [sys.executable, "-c", _JOB, kind, str(path), str(span)],
         check=True,

@@ -94,11 +94,10 @@ def read_pax(payload: bytes, memo: ScanMemo) -> PaxHeader:
                 remember(memo.results, payload, result, _RESULT_LIMIT)
             return result
     records = fast_records(payload)
-    exact = records is None
+    fast = None if records is None else fast_overrides(records, memo)
     if records is None:
         records = parse_records(payload)
     keys, values = tuple(map(decode, records)), tuple(records.values())
-    fast = None if exact else fast_overrides(records, memo)
     if fast is None:
         return keys, values, False, None, None, None, records
     _note_shape(payload, shape, memo)

@@ -201,18 +201,16 @@ class TarScanner(BlockBuffer):
                 state = _Pending()
                 append(entry)
             else:
-                if x is None:
-                    keys: tuple[str, ...] = ()
-                    values: tuple[bytes, ...] = ()
-                    text = time_text(seconds, minutes)
-                else:  # one simple 'x' header: _merge's result, built directly
-                    keys, values, _, pax_time, path, _, _ = x
+                keys: tuple[str, ...] = ()
+                values: tuple[bytes, ...] = ()
+                text = path = None
+                if x is not None:  # one simple 'x' header: _merge's result, built directly
+                    keys, values, _, text, path, _, _ = x
                     x = None
-                    if pax_time is None:  # (b"" is a time: one out of Go's range)
-                        pax_time = time_text(seconds, minutes)
-                    text = pax_time
-                    if path is not None:
-                        name = path
+                if text is None:  # no PAX mtime (b"" is one: a time out of Go's range)
+                    text = time_text(seconds, minutes)
+                if path is not None:
+                    name = path
                 # The kind is a function of the memoized tail and owner objects (kept alive
                 # here, so identity is safe): interned once per change, not per entry.
                 if tail is not kind_tail or owner is not kind_owner:
