@@ -198,6 +198,15 @@ def main() -> int:
     base = make_layers(3, args.base_mb)
     top1, top2 = top_layer(1, args.top_mb), top_layer(2, args.top_mb)
     settings = IndexSettings(max_workers=args.workers)
+    small = [p.name for p in [*base, top1, top2] if p.stat().st_size < settings.min_layer_size]
+    if small:
+        print(
+            f"error: {', '.join(small)} compress below the minimum layer size of "
+            f"{settings.min_layer_size / 2**20:.0f} MiB, so they would not be indexed and the "
+            "run would measure nothing: use larger --base-mb / --top-mb",
+            file=sys.stderr,
+        )
+        return 2
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="soci-bench-reuse-") as workdir:
         registry = start_registry(Path(workdir))
