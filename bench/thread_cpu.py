@@ -1,71 +1,111 @@
-"""CPU seconds per thread of one zTOC build: the critical path on an idle machine.
+"""Where each thread of one zTOC build spends its wall time: on a CPU, waiting for one, asleep.
 
-On a shared machine wall time includes waiting for a CPU, so the wall-time ratio of
-``ztoc_vs_inflate.py`` cannot show what the build costs on two idle cores. This samples
-``/proc/self/task/*/stat`` during a build and prints the CPU time of the calling thread (tar
-scanning and encoding) and of the helper threads (inflate, read-ahead, span hashing): on two
-idle cores the build's wall time is at least the largest of them and at least half their sum.
+Wall-time ratios (``ztoc_vs_inflate.py``) say how long a build takes, not why. This samples
+``/proc/self/task/*/schedstat`` (nanoseconds on a CPU and runnable but waiting for one) every few
+milliseconds during one build, and prints per thread (by its ``threading`` name):
+
+* ``cpu``: time on a CPU;
+* ``waiting for a CPU``: runnable, but both cores were busy (contention between our threads or
+  with anything else on the machine);
+* ``asleep``: the rest of its lifetime: blocked on a queue (ring full or empty), on input, or on
+  the GIL (a ctypes or hashlib call returning while another thread runs Python).
+
+The inflate thread is the critical path of a large build (docs/performance.md); on two idle
+cores the build's wall time is at least its lifetime, and at least half the sum of all CPU.
 Linux only. Usage:
-    .venv/bin/python bench/thread_cpu.py LAYER.tar.gz [zlib-ng|libz]
+    .venv/bin/python bench/thread_cpu.py LAYER.tar.gz [zlib-ng|libz] [--reps N]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import threading
 import time
+from dataclasses import dataclass
 
 from soci_index_builder.gzip.backend import DEFAULT_BACKEND, libz_backend
 from soci_index_builder.ztoc.builder import build_ztoc
 from soci_index_builder.ztoc.model import CompressionAlgorithm
 
-_TICK = os.sysconf("SC_CLK_TCK")
+_SAMPLE_EVERY = 0.005
 
 
-def _thread_cpu(skip: int) -> dict[int, float]:
-    """CPU seconds of every thread of this process but ``skip``."""
-    seconds = {}
+@dataclass
+class _Thread:
+    """What the samples saw of one thread: its name, first and last sight, its last counters."""
+
+    name: str
+    first: float
+    last: float
+    cpu: float = 0.0
+    delay: float = 0.0
+    cpu0: float = 0.0
+    delay0: float = 0.0
+
+
+def _sample(threads: dict[int, _Thread], now: float) -> None:
+    """Update every thread's counters (a thread that ended meanwhile keeps its last ones)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
     for tid in map(int, os.listdir("/proc/self/task")):
-        if tid == skip:
-            continue
         try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                on_cpu, waiting = (int(x) / 1e9 for x in f.read().split()[:2])
+        except OSError:
             continue
-        seconds[tid] = (int(fields[11]) + int(fields[12])) / _TICK
-    return seconds
+        seen = threads.get(tid)
+        if seen is None:  # counters before the build (the caller's imports) are taken off
+            seen = threads[tid] = _Thread(f"thread {tid}", now, now, cpu0=on_cpu, delay0=waiting)
+        seen.name = names.get(tid, seen.name)  # a new thread may get its name a moment later
+        seen.last, seen.cpu, seen.delay = now, on_cpu - seen.cpu0, waiting - seen.delay0
 
 
-def main() -> None:
-    layer, kind = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "zlib-ng"
-    backend = libz_backend() if kind == "libz" else DEFAULT_BACKEND
-    last: dict[int, float] = {}
+def measure(layer: str, backend_name: str) -> tuple[float, list[_Thread]]:
+    """One build of ``layer``: its wall time and what each thread did meanwhile."""
+    backend = libz_backend() if backend_name == "libz" else DEFAULT_BACKEND
+    threads: dict[int, _Thread] = {}
     done = threading.Event()
+    sampler_id: list[int] = []
 
     def sample() -> None:
-        me = threading.get_native_id()
+        sampler_id.append(threading.get_native_id())
         while not done.is_set():
-            last.update(_thread_cpu(me))
-            time.sleep(0.02)
+            _sample(threads, time.perf_counter())
+            time.sleep(_SAMPLE_EVERY)
 
-    # The calling thread's count since interpreter start (imports included) is taken off.
-    before = _thread_cpu(-1).get(threading.get_native_id(), 0.0)
-    sampler = threading.Thread(target=sample)
+    _sample(threads, time.perf_counter())
+    sampler = threading.Thread(target=sample, name="sampler")
+    start = time.perf_counter()
     sampler.start()
     with open(layer, "rb") as f:
         build_ztoc(f, compression=CompressionAlgorithm.GZIP, backend=backend)
+    wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    caller = last.pop(threading.get_native_id()) - before
-    helpers = sorted(last.values(), reverse=True)
-    total = caller + sum(helpers)
-    print(
-        f"{backend.name}: caller {caller:.2f} s, helpers "
-        f"{', '.join(f'{h:.2f}' for h in helpers)} s; two-core wall >= "
-        f"{max(caller, *helpers, total / 2):.2f} s"
-    )
+    _sample(threads, time.perf_counter())
+    caller = threads[threading.get_native_id()]
+    caller.name, caller.first, caller.last = "caller (scan, encode)", start, start + wall
+    seen = [t for tid, t in threads.items() if tid not in sampler_id and t.cpu > 0.001]
+    return wall, sorted(seen, key=lambda t: -t.cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("layer")
+    parser.add_argument("backend", nargs="?", default="zlib-ng", choices=("zlib-ng", "libz"))
+    parser.add_argument("--reps", type=int, default=1)
+    args = parser.parse_args()
+    for _ in range(args.reps):
+        wall, threads = measure(args.layer, args.backend)
+        total = sum(t.cpu for t in threads)
+        print(f"build {wall:.2f} s wall, {total:.2f} s CPU in all threads")
+        for t in threads:
+            life = min(t.last - t.first, wall)
+            asleep = max(0.0, life - t.cpu - t.delay)
+            print(
+                f"  {t.name:22s} cpu {t.cpu:5.2f}  waiting for a CPU {t.delay:5.2f}"
+                f"  asleep {asleep:5.2f}  (lifetime {life:.2f})"
+            )
 
 
 if __name__ == "__main__":
