@@ -21,7 +21,7 @@ from soci_index_builder.oci.mediatypes import SOCI_INDEX_ARTIFACT_TYPES
 
 from .bundling import function_code, layer_code
 from .catalogue import ZtocCatalogue
-from .function_parts import function_log_group, function_role
+from .function_parts import function_log_group, function_role, pull_time_exclusion
 from .monitoring import BuilderMonitoring
 from .reconciler import FleetReconciler
 from .settings import BuilderProps
@@ -74,6 +74,9 @@ class SociIndexBuilder(Construct):
         self.log_group = function_log_group(self, props.log_retention_days)
         self.role = function_role(
             self, "SOCI index builder: read images, push indexes (see docs/deploy.md)"
+        )
+        self.pull_time_exclusion = pull_time_exclusion(
+            self, self.role, enabled=props.exclude_from_pull_times
         )
         self.function_code = function_code()
         self.ztoc_catalogue = (

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .function_parts import function_log_group, function_role
+from .function_parts import function_log_group, function_role, pull_time_exclusion
 
 if TYPE_CHECKING:
     from .construct import SociIndexBuilder
@@ -44,6 +44,9 @@ class FleetReconciler(Construct):
         self.log_group = function_log_group(self, props.log_retention_days)
         self.role = function_role(
             self, "SOCI reconciler: list ECR, enqueue work, prune orphans (docs/fleet.md)"
+        )
+        self.pull_time_exclusion = pull_time_exclusion(
+            self, self.role, enabled=props.exclude_from_pull_times
         )
         self.function = lambda_.Function(
             self, "Function",

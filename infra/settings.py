@@ -94,6 +94,9 @@ class BuilderProps:
     #: The DynamoDB zTOC catalogue (docs/reuse.md); off: only the previous output is reused.
     ztoc_catalogue: bool = True
     ztoc_table_pitr: bool = False
+    #: Register the indexer's and the reconciler's roles as ECR pull-time update exclusions,
+    #: so their reads leave ``lastRecordedPullTime`` alone (docs/ecr.md 2.5).
+    exclude_from_pull_times: bool = True
 
     def __post_init__(self) -> None:
         for field_name, problem in self._problems():
@@ -181,11 +184,12 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "backfillOnDeploy": "backfill_on_deploy",
     "ztocCatalogue": "ztoc_catalogue",
     "ztocTablePitr": "ztoc_table_pitr",
+    "excludeFromPullTimes": "exclude_from_pull_times",
 }
 _LISTS = {"include", "exclude", "repository_prefixes", "signing_profile_arns"}
 _INTS = {"memory_size", "max_concurrency", "max_receive_count", "log_retention_days"}
 _OPTIONAL_INTS = {"reserved_concurrency"}
-_BOOLS = {"backfill_on_deploy", "ztoc_catalogue", "ztoc_table_pitr"}
+_BOOLS = {"backfill_on_deploy", "ztoc_catalogue", "ztoc_table_pitr", "exclude_from_pull_times"}
 
 
 def props_from_context(context: Mapping[str, Any]) -> BuilderProps:

@@ -42,6 +42,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "alarmEmail": "ops@example.com",
     "reconcileSchedule": "cron(0 3 * * ? *)",
     "backfillOnDeploy": "false",
+    "excludeFromPullTimes": "false",
 }
 
 
