@@ -41,6 +41,13 @@ def is_busy(exc: RegistryError) -> bool:
     return exc.status == 429 or exc.code in THROTTLE_CODES or race
 
 
+def may_have_acted(exc: RegistryError) -> bool:
+    """A transient failure after which :meth:`RetryPolicy.run` does not replay a non-idempotent
+    request: not throttling (answered before acting) nor a failed connect (nothing sent), so the
+    server may have received and acted on it (a reset or timeout after sending, a 5xx)."""
+    return exc.transient and not is_busy(exc) and not isinstance(exc, ConnectError)
+
+
 def remaining(deadline: float | None) -> float | None:
     """Seconds left before ``deadline`` (a ``time.monotonic()`` value), or None for no limit."""
     return None if deadline is None else deadline - time.monotonic()
@@ -95,8 +102,7 @@ class RetryPolicy:
             try:
                 return operation()
             except RegistryError as exc:
-                unsent = isinstance(exc, ConnectError)
-                if not (is_busy(exc) or (exc.transient and (idempotent or unsent))):
+                if not exc.transient or (not idempotent and may_have_acted(exc)):
                     raise
                 if is_busy(exc):
                     throttles += 1
@@ -104,13 +110,17 @@ class RetryPolicy:
                     failures += 1
                 self.wait(throttles if is_busy(exc) else failures, exc, deadline, what)
 
+    def spent(self, attempt: int, exc: RegistryError) -> bool:
+        """True once ``attempt`` failed tries of ``exc``'s kind (throttling or failure) use up
+        that kind's budget: no further try."""
+        return attempt >= (self.throttle_attempts if is_busy(exc) else self.max_attempts)
+
     def wait(self, attempt: int, exc: RegistryError, deadline: float | None, what: str) -> None:
         """Sleep before try ``attempt + 1`` after ``exc``, or raise when a budget is spent.
 
         ``attempt`` counts the failed tries of ``exc``'s kind (throttling or failure) so far.
         """
-        budget = self.throttle_attempts if is_busy(exc) else self.max_attempts
-        if attempt >= budget:
+        if self.spent(attempt, exc):
             raise exc
         pause = self.delay(attempt, exc.retry_after)
         left = remaining(deadline)

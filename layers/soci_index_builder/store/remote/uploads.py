@@ -4,11 +4,20 @@ Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#push
 Upload session requests are not idempotent (a replayed PATCH would append twice), so they are
 retried only on throttling and failed connects; a monolithic upload is retried as a whole
 instead (one :meth:`RegistryClient.retrying` loop; its requests make one attempt each).
+
+A streamed upload cannot re-read its source, so a PATCH that failed after it may have been sent
+(a reset, a timeout, a 5xx) is resumed instead: the upload status (``GET`` of the upload
+Location, spec "Pushing blobs") says how many bytes the registry holds, and the rest of the part
+is sent from there, to the Location that answer gives. Only an end within the part is trusted;
+no status, no valid ``Range`` or an end elsewhere raise the PATCH's error. Resumes are single
+tries under the policy's attempt budget, backoff and deadline (docs/credentials.md "Retries,
+deadlines and uploads", which also says what docker-registry 2.8 answers).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
@@ -16,6 +25,8 @@ from urllib.parse import quote, urljoin
 from ...digest import hash_digest
 from ...errors import RegistryError
 from ...streams import fill
+from .errors import redact_text
+from .retry import may_have_acted
 
 if TYPE_CHECKING:
     from ...streams import Readable
@@ -29,6 +40,8 @@ PART_SIZE = 10 << 20
 #: 30,000 MiB get such parts (docs/credentials.md "Retries, deadlines and uploads").
 GROWTH_PART = 3000
 _OCTET_STREAM = "application/octet-stream"
+#: An upload status ``Range``: bytes ``0`` to the last one received, inclusive.
+_RANGE_RE = re.compile(r"0-([0-9]+)")
 
 
 def push_bytes(
@@ -70,17 +83,7 @@ def push_stream(
     while n := _fill(source, buffer):
         chunk = bytes(buffer[:n])
         hasher.update(chunk)
-        response = client.request(
-            "PATCH",
-            location,
-            scopes=scopes,
-            headers={"Content-Type": _OCTET_STREAM, "Content-Range": f"{offset}-{offset + n - 1}"},
-            body=chunk,
-            ok=(202,),
-            idempotent=False,
-            what=f"{what} at byte {offset}",
-        )
-        location = _location(response.headers.get("Location"), location, what)
+        location = _send_part(client, location, scopes, chunk, offset, what)
         offset += n
         index += 1
         if n < len(buffer):
@@ -99,6 +102,120 @@ def push_stream(
         what=f"{what} of {digest}",
     )
     return digest, offset
+
+
+def _send_part(
+    client: RegistryClient,
+    location: str,
+    scopes: tuple[str, ...],
+    part: bytes,
+    start: int,
+    what: str,
+) -> str:
+    """PATCH ``part`` (the upload's bytes from ``start``); the Location to continue at.
+
+    After a failure that the PATCH may have reached the registry through
+    (:func:`~.retry.may_have_acted`), ask where the upload stands and PATCH what the registry
+    lacks of ``part``; again after each transient failure, as single tries under the policy's
+    budget, backoff and deadline. The PATCH's error is raised, noted, when the registry cannot
+    say (no status, no valid ``Range``) or says an end outside ``part``.
+    """
+    label = f"{what} at byte {start}"
+    try:
+        return _patch(client, location, scopes, part, start, label, retry=True)
+    except RegistryError as exc:
+        if not may_have_acted(exc):
+            raise
+        error = last = exc
+    end = start + len(part)
+    failures = 0
+    while True:
+        failures += 1
+        if client.retry.spent(failures, last):
+            raise _noted(error, f"not resumed: {failures} tries failed, the last: {last}")
+        client.retry.wait(failures, last, client.deadline, label)
+        try:
+            status = _upload_status(client, location, scopes, what)
+        except RegistryError as exc:  # transient: asked again
+            last = exc
+            continue
+        if isinstance(status, str):
+            raise _noted(error, f"not resumed: {status}")
+        received, location = status
+        if not start <= received <= end:
+            told = f"the registry has {received} bytes, expected {start} to {end}"
+            raise _noted(error, f"not resumed: {told}")
+        if received == end:
+            return location
+        try:
+            rest = part[received - start :]
+            return _patch(client, location, scopes, rest, received, label, retry=False)
+        except RegistryError as exc:
+            if not exc.transient:
+                raise
+            last = exc
+
+
+def _patch(
+    client: RegistryClient,
+    location: str,
+    scopes: tuple[str, ...],
+    data: bytes,
+    start: int,
+    what: str,
+    *,
+    retry: bool,
+) -> str:
+    """One PATCH of ``data`` at byte ``start``: the Location to continue at."""
+    response = client.request(
+        "PATCH",
+        location,
+        scopes=scopes,
+        headers={
+            "Content-Type": _OCTET_STREAM,
+            "Content-Range": f"{start}-{start + len(data) - 1}",
+        },
+        body=data,
+        ok=(202,),
+        idempotent=False,
+        what=what,
+        retry=retry,
+    )
+    return _location(response.headers.get("Location"), location, what)
+
+
+def _upload_status(
+    client: RegistryClient, location: str, scopes: tuple[str, ...], what: str
+) -> tuple[int, str] | str:
+    """GET the upload session, one try: (bytes received, Location to continue at), or why the
+    answer cannot be used. Transient failures are raised.
+
+    ``Range`` must be exactly ``0-<last byte received>``. distribution answers ``0-0`` for an
+    empty session as well as for one byte; it is taken as empty, its meaning there.
+    """
+    try:
+        response = client.request(
+            "GET", location, scopes=scopes, ok=(204,), what=f"status of {what}", retry=False
+        )
+    except RegistryError as exc:
+        if exc.transient:
+            raise
+        return f"no upload status ({exc})"
+    header = response.headers.get("Range")
+    match = _RANGE_RE.fullmatch(header or "")
+    if not match:
+        return f"the upload status has no valid Range ({redact_text(repr(header))})"
+    if not response.headers.get("Location"):
+        return "the upload status has no Location"
+    last = int(match.group(1))
+    return last + 1 if last else 0, _location(response.headers.get("Location"), location, what)
+
+
+def _noted(exc: RegistryError, note: str) -> RegistryError:
+    """``exc`` with ``note`` added to its message (when its message is its only argument)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc.args = (f"{exc.args[0]}; {note}",)
+    return exc
 
 
 def mount(
