@@ -5,6 +5,10 @@ job; baselines and candidates are interleaved in the same run, since only figure
 same run on the same machine are comparable. Both wall and CPU time (all threads) are
 reported, as ranges: on a shared machine wall time includes waiting for a CPU.
 
+A build job runs the engine as the command and the Lambda do, with the interpreter tuning
+their entry points apply (``soci_index_builder/interpreter.py``; an earlier revision's engine
+without it runs untuned, as it shipped).
+
 A job kind ``<kind>@<commit>`` runs the engine of an earlier git revision (``--baseline REV``
 of the benchmarks, :func:`use_baseline`): its ``layers/`` is exported once into the cache
 and put first on ``PYTHONPATH``, so before/after figures come from one interleaved run.
@@ -33,6 +37,12 @@ if kind.startswith("ztoc"):  # imports are not part of the timed work
     from soci_index_builder.ztoc.builder import build_ztoc
     from soci_index_builder.ztoc.model import CompressionAlgorithm
     backend = libz_backend() if kind == "ztoc-libz" else DEFAULT_BACKEND
+    try:  # as the command and the Lambda run it; earlier engines had no such tuning
+        from soci_index_builder.interpreter import tune_for_builds
+    except ImportError:
+        pass
+    else:
+        tune_for_builds()
 elif kind == "zng":
     from zlib_ng import zlib_ng
 wall, cpu = time.perf_counter(), time.process_time()

@@ -9,12 +9,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from soci_index_builder.interpreter import tune_for_builds
+
 from .indexer import Indexer, logger
 
 
 @functools.cache
 def default_indexer() -> Indexer:
-    """The deployed collaborators (SSM, ECR, EventBridge), made once and reused while warm."""
+    """The deployed collaborators (SSM, ECR, EventBridge), made once and reused while warm;
+    the container's interpreter tuned for builds, once (soci_index_builder/interpreter.py)."""
+    tune_for_builds()
     return Indexer.from_environment()
 
 

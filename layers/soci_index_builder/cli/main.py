@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, InvalidReferenceError, SociError
+from ..interpreter import tune_for_builds
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    tune_for_builds()
     try:
         code: int = args.handler(args)
     except (ConfigError, InvalidReferenceError) as exc:

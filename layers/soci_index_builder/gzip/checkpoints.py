@@ -43,11 +43,14 @@ _BOUNDARY_MASK = DT_BOUNDARY | DT_LAST_BLOCK
 #: Reads smaller than this are served from an internal buffer, so a caller reading tar
 #: headers 512 bytes at a time does not turn into one inflate call per header.
 _SMALL_READ = 1 << 16
-_INPUT_CHUNK = 1 << 19
-#: Output ring of the threaded mode: enough to ride out the consumer's slow stretches (a run
-#: of small tar entries), small enough for the Lambda memory budget.
+#: Input chunks and output buffers are large so that the inflate thread returns to Python (and
+#: must take the GIL back, docs/performance.md "The inflate thread and the GIL") rarely: a few
+#: hundred times per 500 MB layer instead of over a thousand.
+_INPUT_CHUNK = 1 << 21
+#: Output ring of the threaded mode (16 MiB): enough to ride out the consumer's slow stretches
+#: (a run of small tar entries), small enough for the Lambda memory budget.
 _AHEAD_BUFFERS = 4
-_AHEAD_SIZE = 1 << 20
+_AHEAD_SIZE = 1 << 22
 #: zlib's messages for a bad gzip header (inflate.c), to tell garbage from corrupt data.
 _HEADER_ERRORS = frozenset(
     {"incorrect header check", "unknown compression method", "unknown header flags set"}
@@ -60,7 +63,7 @@ class GzipCheckpointer:
     After end of stream: ``checkpoints``, ``span_digests``, ``compressed_size`` and
     ``uncompressed_size`` describe the blob. Bad input raises GzipFormatError with the
     compressed offset. ``threaded`` moves input reading, span hashing and inflation itself to
-    helper threads (inflating up to ``_AHEAD_BUFFERS`` MiB ahead of the caller): from
+    helper threads (inflating up to a 16 MiB ring ahead of the caller): from
     construction on, ``source`` is read ahead (at most 4 input chunks) from another thread, so
     nothing else may read it, and its exceptions surface from ``readinto`` here, in order.
     ``backend`` is the inflate library (gzip/backend.py); every backend gives the same result.
