@@ -123,6 +123,54 @@ def test_scanner_fast_path_equals_exact_parser(header_block: bytes) -> None:
     assert toc.entries == (first, second)
 
 
+@settings(max_examples=300)
+@given(
+    header_blocks(),
+    st.binary(max_size=100),
+    st.sampled_from([b"root", b"", b"caf\xe9", b"\xff\xfe"]),
+    st.sampled_from([b"%06o\0 ", b"%07o\0", b"%06o\0\0"]),
+    st.none() | _octal(8),
+    st.integers(0, 4).map(lambda k: int(k == 0)),
+)
+def test_a_header_new_only_in_its_tail_equals_the_exact_parser(
+    header_block: bytes,
+    linkname: bytes,
+    uname: bytes,
+    checksum_form: bytes,
+    devmajor: bytes | None,
+    checksum_error: int,
+) -> None:
+    """The second header has the first's ids, size and mtime (memoized by then) and a new
+    tail: the scanner decodes it with the tail parser alone when the checksum has the common
+    form, else exactly; either way as the exact parser does, refusals included."""
+    try:
+        first = _expected(header_block, BLOCK_SIZE)
+    except HeaderError:
+        return  # refusals of a first header: test_scanner_fast_path_equals_exact_parser
+    assume(0 <= first.uncompressed_size <= 4096)
+    raw = bytearray(header_block)
+    raw[157:257] = linkname.ljust(100, b"\0")
+    raw[265:297] = uname.ljust(32, b"\0")
+    raw[329:337] = devmajor or raw[329:337]  # maybe a field the tail parser refuses
+    raw[148:156] = b" " * 8
+    raw[148:156] = checksum_form % (sum(raw) + checksum_error)
+    second_block = bytes(raw)
+    data = bytes(-first.uncompressed_size % BLOCK_SIZE + first.uncompressed_size)
+    data = data if first.type == "reg" else b""
+    stream = header_block + data + second_block + data + bytes(1024)
+    try:
+        second = _expected(second_block, 2 * BLOCK_SIZE + len(data))
+    except HeaderError:
+        event("second refused by the exact parser")
+        try:
+            read_toc(io.BytesIO(stream))
+        except TarFormatError:
+            return
+        raise AssertionError("the scanner accepted a header the exact parser refuses") from None
+    event(f"second accepted, checksum {checksum_form!r}")
+    assert read_toc(io.BytesIO(stream)).entries == (first, second)
+
+
 @given(st.sampled_from([8, 12]).flatmap(_octal))
 def test_fast_octal_is_parse_numeric_or_defers(field: bytes) -> None:
     value = fast_octal(field)

@@ -228,19 +228,38 @@ class TarScanner(BlockBuffer):
     ) -> tuple[TailMemo, tuple[int, int, int], int, int]:
         """Decode a header the fast path could not, exactly; memoize its repeating pieces.
 
-        Returns the memoized tail and owner, the size and the mtime.
+        Returns the memoized tail and owner, the size and the mtime. When the tail is the only
+        new piece (a symlink's own target, a new owner name: most misses on real layers), the
+        tail parser alone decodes it: every other field was decoded exactly before, so if the
+        tail parses and the checksum passes the fast path's test, the exact parser would accept
+        the block with the same values (docs/performance.md, "The tar scanner"). Anything else
+        goes to the exact parser, which also picks the error to report.
         """
+        memo = self._memo
+        _, raw_ids, size, mtime, chksum, rest = HEAD.unpack(block)
+        owner, length, seconds = memo.ids.get(raw_ids), memo.numbers[size], memo.numbers[mtime]
+        if owner is not None and length >= 0 and seconds >= 0 and rest not in memo.tails:
+            tail = self._parse_tail(rest)
+            summed = adler32(block[:_SUMMED]) & 0xFFFF
+            if tail is not None and memo.checksums[summed + tail[7]] == chksum:
+                return tail, owner, length, seconds
         try:
             header = parse_header(block)
         except HeaderError as exc:
             raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
-        _, raw_ids, _, _, _, rest = HEAD.unpack(block)
-        memo = self._memo
-        tail = memo.tails.get(rest)
-        if tail is None:
-            tail = remember(memo.tails, rest, (*parse_tail(rest), sum(rest) + 255))
-        owner = memo.ids.get(raw_ids) or remember(memo.ids, raw_ids, parse_ids(raw_ids))
+        tail = memo.tails.get(rest) or self._parse_tail(rest)
+        assert tail is not None, "parse_header accepted a tail that parse_tail refuses"
+        owner = owner or remember(memo.ids, raw_ids, parse_ids(raw_ids))
         return tail, owner, header.size, header.mtime
+
+    def _parse_tail(self, rest: bytes) -> TailMemo | None:
+        """The memoized tail of ``rest`` (with its byte sum for the checksum), or None when the
+        tail parser refuses it."""
+        try:
+            fields = parse_tail(rest)
+        except HeaderError:
+            return None
+        return remember(self._memo.tails, rest, (*fields, sum(rest) + 255))
 
     def _meta(
         self, pending: _Pending, typeflag: int, name: bytes, size: int, offset: int
