@@ -11,6 +11,7 @@ followed by a non-zero one, a partial header and truncated data or payloads are 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any, NamedTuple, NoReturn
 from zlib import adler32
 
@@ -238,28 +239,23 @@ class TarScanner(BlockBuffer):
         memo = self._memo
         _, raw_ids, size, mtime, chksum, rest = HEAD.unpack(block)
         owner, length, seconds = memo.ids.get(raw_ids), memo.numbers[size], memo.numbers[mtime]
-        if owner is not None and length >= 0 and seconds >= 0 and rest not in memo.tails:
-            tail = self._parse_tail(rest)
-            summed = adler32(block[:_SUMMED]) & 0xFFFF
-            if tail is not None and memo.checksums[summed + tail[7]] == chksum:
-                return tail, owner, length, seconds
+        if owner is not None and length >= 0 and seconds >= 0:
+            with suppress(HeaderError):  # the exact parser below reports it
+                tail = self._tail(rest)
+                if memo.checksums[(adler32(block[:_SUMMED]) & 0xFFFF) + tail[7]] == chksum:
+                    return tail, owner, length, seconds
         try:
             header = parse_header(block)
         except HeaderError as exc:
             raise _error(exc, offset, parse_string(bytes(block[:100]))) from None
-        tail = memo.tails.get(rest) or self._parse_tail(rest)
-        assert tail is not None, "parse_header accepted a tail that parse_tail refuses"
         owner = owner or remember(memo.ids, raw_ids, parse_ids(raw_ids))
-        return tail, owner, header.size, header.mtime
+        return self._tail(rest), owner, header.size, header.mtime
 
-    def _parse_tail(self, rest: bytes) -> TailMemo | None:
-        """The memoized tail of ``rest`` (with its byte sum for the checksum), or None when the
-        tail parser refuses it."""
-        try:
-            fields = parse_tail(rest)
-        except HeaderError:
-            return None
-        return remember(self._memo.tails, rest, (*fields, sum(rest) + 255))
+    def _tail(self, rest: bytes) -> TailMemo:
+        """The memoized tail of ``rest``, with its byte sum for the checksum test; HeaderError
+        when the tail parser refuses it."""
+        tails = self._memo.tails
+        return tails.get(rest) or remember(tails, rest, (*parse_tail(rest), sum(rest) + 255))
 
     def _meta(
         self, pending: _Pending, typeflag: int, name: bytes, size: int, offset: int
