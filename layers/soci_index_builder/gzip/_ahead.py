@@ -10,11 +10,12 @@ so an abandoned reader is still garbage-collected and its finalizer stops the th
 
 from __future__ import annotations
 
+import mmap
 import queue
 import threading
 from collections.abc import Callable
 
-from ._feed import buffer_address
+from ._feed import buffer_address, mapped_buffer
 
 #: ``fill(addr, size)`` writes up to ``size`` bytes at ``addr``: fewer only at end of stream or
 #: when an error stopped it, returned alongside (the bytes before the error are still good).
@@ -42,8 +43,8 @@ class InflateAhead:
         buffer_size: int = 1 << 20,
         name: str = "gzip-inflater",
     ) -> None:
-        self._bufs = [bytearray(buffer_size) for _ in range(buffers)]
-        # The views pin each bytearray: it cannot be resized (moved) while the ring lives.
+        self._bufs = [mapped_buffer(buffer_size) for _ in range(buffers)]
+        # The views pin each buffer: it cannot be resized (moved) while the ring lives.
         self._views = [memoryview(b) for b in self._bufs]
         self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._filled: queue.SimpleQueue[_Item] = queue.SimpleQueue()
@@ -104,7 +105,7 @@ class InflateAhead:
 def _produce(
     fill: Fill,
     on_exit: Callable[[], None],
-    bufs: list[bytearray],
+    bufs: list[mmap.mmap],
     free: queue.SimpleQueue[int],
     filled: queue.SimpleQueue[_Item],
     stopped: threading.Event,

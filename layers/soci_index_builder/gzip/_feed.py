@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import mmap
 import queue
 import threading
 from typing import TYPE_CHECKING
@@ -31,9 +32,20 @@ class _Closed(RuntimeError):
     """What ``next`` raises once the feed was closed under a waiting inflater."""
 
 
-def buffer_address(buffer: bytearray) -> int:
-    """Address of a bytearray's storage, for zlib (valid while its size stays fixed)."""
+def buffer_address(buffer: bytearray | mmap.mmap) -> int:
+    """Address of a buffer's storage, for zlib (valid while its size stays fixed)."""
     return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
+
+
+def mapped_buffer(size: int) -> mmap.mmap:
+    """``size`` zero bytes of private anonymous memory: an input chunk or a ring buffer.
+
+    Mapped memory goes back to the OS as soon as the buffer is freed. Heap bytearrays of
+    several MiB may not: once glibc frees such a block it raises its mmap threshold and serves
+    the next ones from per-thread arenas, and a warm Lambda would carry them from build to
+    build (docs/performance.md, "No process-wide state").
+    """
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
 
 
 class SpanHasher:
@@ -80,8 +92,8 @@ class ChunkFeed:
     ) -> None:
         self._source = source
         count = buffers if threaded else 1
-        self._bufs = [bytearray(chunk_size) for _ in range(count)]
-        # The views pin each bytearray: it cannot be resized (moved) while the feed lives.
+        self._bufs = [mapped_buffer(chunk_size) for _ in range(count)]
+        # The views pin each buffer: it cannot be resized (moved) while the feed lives.
         self._views = [memoryview(b) for b in self._bufs]
         self._addrs = [buffer_address(b) for b in self._bufs]
         self._hasher = SpanHasher()
