@@ -158,7 +158,7 @@ def test_a_raising_fill_still_reaches_the_reader() -> None:
     """Even a bug in ``fill`` surfaces from ``readinto``, and ``on_exit`` still runs."""
     exited = threading.Event()
 
-    def fill(addr: int, size: int) -> tuple[int, BaseException | None]:
+    def fill(addr: int, size: int) -> tuple[int, BaseException | None, None]:
         raise KeyError("bug")
 
     ahead = InflateAhead(fill, exited.set, buffers=1, buffer_size=16)
@@ -173,11 +173,11 @@ def test_end_of_stream_on_a_buffer_boundary() -> None:
     data = bytes(range(256)) * 32
     pos = [0]
 
-    def fill(addr: int, size: int) -> tuple[int, BaseException | None]:
+    def fill(addr: int, size: int) -> tuple[int, BaseException | None, None]:
         n = min(size, len(data) - pos[0])
         ctypes.memmove(addr, data[pos[0] : pos[0] + n], n)
         pos[0] += n
-        return n, None
+        return n, None, None
 
     ahead = InflateAhead(fill, lambda: None, buffers=2, buffer_size=1024)
     out = bytearray(len(data) + 10)

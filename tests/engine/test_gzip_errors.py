@@ -20,7 +20,7 @@ from soci_index_builder.gzip.checkpoints import GzipCheckpointer
 from soci_index_builder.gzip.inflate import inflate_from_checkpoint
 from soci_index_builder.ztoc.spans import GzipSpans
 
-from .test_gzip_properties import Member, gzip_member, run_checkpointer
+from .test_gzip_properties import BACKENDS, Member, gzip_member, run_checkpointer
 
 PLAIN = b"".join(b"line %d of some text\n" % i for i in range(20000))
 GOOD = gzip_member(Member([(PLAIN[:200000], zlib.Z_FULL_FLUSH), (PLAIN[200000:], 0)]))
@@ -77,6 +77,48 @@ def test_corrupt_crc_and_length() -> None:
     bad_crc = GOOD[:-8] + struct.pack("<I", zlib.crc32(PLAIN) ^ 1) + GOOD[-4:]
     _fails(bad_crc, "incorrect data check")
     _fails(GOOD[:-4] + struct.pack("<I", len(PLAIN) + 1), "incorrect length check")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.binary(max_size=3000), min_size=1, max_size=4),
+    st.data(),
+    st.sampled_from(["crc", "length", "both", "header crc", "none"]),
+    st.sampled_from([1, 3, 7, 8, 9, 64, 1 << 16]),
+    st.booleans(),
+    st.sampled_from(BACKENDS),
+)
+def test_member_checks_are_the_librarys(
+    datas: list[bytes], data: st.DataObject, fault: str, chunk: int, threaded: bool, backend: object
+) -> None:
+    """The data's CRC-32 is checked off the inflate thread and the length by the checkpointer
+    (checkpoints.py): for a fault in any member, across any input chunking, the message and
+    offset are those of zlib's own check (after the CRC field, after the length field)."""
+    members = [gzip_member(Member([(d, 0)], fhcrc=fault == "header crc")) for d in datas]
+    bad = data.draw(st.integers(0, len(members) - 1))
+    m = bytearray(members[bad])
+    start = sum(map(len, members[:bad]))
+    if fault in ("crc", "both"):
+        m[-8] ^= 1
+    if fault in ("length", "both"):
+        m[-1] ^= 0x80
+    if fault == "header crc":
+        m[10] ^= 1
+    blob = b"".join(members[:bad]) + bytes(m) + b"".join(members[bad + 1 :])
+    kw = {"threaded": threaded, "chunk_size": chunk, "backend": backend}
+    if fault == "none":
+        assert run_checkpointer(blob, 1000, **kw)[0] == b"".join(datas)
+        return
+    with pytest.raises(GzipFormatError) as info:
+        run_checkpointer(blob, 1000, **kw)
+    message, offset = {
+        "crc": ("incorrect data check", start + len(m) - 4),
+        "both": ("incorrect data check", start + len(m) - 4),
+        "length": ("incorrect length check", start + len(m)),
+        "header crc": ("header crc mismatch", start + 12),
+    }[fault]
+    assert message in str(info.value)
+    assert info.value.offset == offset
 
 
 def test_corrupt_deflate() -> None:

@@ -6,6 +6,9 @@ buffer of the ring while the consumer's ``readinto`` copies out of a filled one,
 cores the build costs about as much as the inflate alone. Memory is bounded by the ring:
 ``buffers x buffer_size`` bytes. The producer never references the object that owns the ring,
 so an abandoned reader is still garbage-collected and its finalizer stops the thread.
+
+Work that need not delay the producer (the checkpointer's CRC-32 of each member's data) is
+done by ``take`` on the consumer's thread, once per filled buffer, before its bytes are read.
 """
 
 from __future__ import annotations
@@ -14,31 +17,40 @@ import mmap
 import queue
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from ._feed import buffer_address, mapped_buffer
 
+#: What the producer tells the consumer about a filled buffer (opaque here).
+N = TypeVar("N")
 #: ``fill(addr, size)`` writes up to ``size`` bytes at ``addr``: fewer only at end of stream or
-#: when an error stopped it, returned alongside (the bytes before the error are still good).
-Fill = Callable[[int, int], tuple[int, BaseException | None]]
+#: when an error stopped it, returned alongside (the bytes before the error are still good),
+#: and a note for ``take``.
+Fill = Callable[[int, int], tuple[int, BaseException | None, N]]
+#: ``take(addr, length, note)`` on the consumer's thread, before a filled buffer is read: how
+#: many of its bytes are good, and the error to raise once they are read (None: all good).
+Take = Callable[[int, int, N], tuple[int, BaseException | None]]
+#: A filled buffer ``(index, length, note)``, the producer's error, or None for end of stream.
+_Item = tuple[int, int, N] | BaseException | None
 _STOP = -1
-#: A filled buffer ``(index, length)``, the producer's error, or None for end of stream.
-_Item = tuple[int, int] | BaseException | None
 
 
-class InflateAhead:
+class InflateAhead(Generic[N]):
     """A Readable over ``fill``, run ``buffers`` buffers ahead in a thread named ``name``.
 
     ``readinto`` fills the whole request or raises: an error surfaces from the first read that
-    needs bytes at or past the point where ``fill`` failed, exactly as if ``fill`` had been
-    called inline with the caller's buffer. ``on_exit`` runs on the producer thread when it
-    stops (end of stream, error or ``close``), to free what ``fill`` used.
+    needs bytes at or past the point where ``fill`` failed (or where ``take`` found one),
+    exactly as if ``fill`` had been called inline with the caller's buffer. ``on_exit`` runs on
+    the producer thread when it stops (end of stream, error or ``close``), to free what
+    ``fill`` used.
     """
 
     def __init__(
         self,
-        fill: Fill,
+        fill: Fill[N],
         on_exit: Callable[[], None],
         *,
+        take: Take[N] | None = None,
         buffers: int = 4,
         buffer_size: int = 1 << 20,
         name: str = "gzip-inflater",
@@ -46,8 +58,11 @@ class InflateAhead:
         self._bufs = [mapped_buffer(buffer_size) for _ in range(buffers)]
         # The views pin each buffer: it cannot be resized (moved) while the ring lives.
         self._views = [memoryview(b) for b in self._bufs]
+        self._addrs = [buffer_address(b) for b in self._bufs]
+        self._take = take
+        self._failed: BaseException | None = None
         self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._filled: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._filled: queue.SimpleQueue[_Item[N]] = queue.SimpleQueue()
         self._stopped = threading.Event()
         for i in range(buffers):
             self._free.put(i)
@@ -85,6 +100,8 @@ class InflateAhead:
 
     def _advance(self) -> bool:
         """Hand the drained buffer back and take the next filled one; False at end of stream."""
+        if self._failed is not None:  # found by take: raised once the good bytes were read
+            raise self._failed
         if self._eof:
             return False
         if self._current >= 0:
@@ -97,17 +114,21 @@ class InflateAhead:
         if isinstance(item, BaseException):
             self._filled.put(item)  # a failed stream stays failed
             raise item
-        self._current, self._end = item
+        self._current, self._end, note = item
         self._pos = 0
+        if self._take is not None:
+            self._end, self._failed = self._take(self._addrs[self._current], self._end, note)
+            if self._failed is not None and not self._end:
+                raise self._failed
         return True
 
 
 def _produce(
-    fill: Fill,
+    fill: Fill[N],
     on_exit: Callable[[], None],
     bufs: list[mmap.mmap],
     free: queue.SimpleQueue[int],
-    filled: queue.SimpleQueue[_Item],
+    filled: queue.SimpleQueue[_Item[N]],
     stopped: threading.Event,
 ) -> None:
     """Producer loop: fill free buffers in order until end of stream, an error or ``close``.
@@ -119,11 +140,12 @@ def _produce(
     try:
         while (index := free.get()) != _STOP and not stopped.is_set():
             try:
-                n, error = fill(addrs[index], size)
+                n, error, note = fill(addrs[index], size)
             except BaseException as exc:  # a bug in fill: still never leave the reader waiting
-                n, error = 0, exc
-            if n:
-                filled.put((index, n))
+                filled.put(exc)
+                return
+            if n or note:  # a note may concern the bytes before this buffer (a CRC to check)
+                filled.put((index, n, note))
             if error is not None:
                 filled.put(error)
                 return

@@ -2,10 +2,10 @@
 
 Python's ``zlib`` module cannot stop at deflate block boundaries (no ``Z_BLOCK``, no
 ``data_type``, no ``inflatePrime``/``inflateGetDictionary``), which soci's checkpoints need
-(soci-format.md section 4.2). Every call used exists since zlib 1.2.8. No logic lives here:
-this is the fallback inflate backend (docs/performance.md), chosen by ``backend.py`` when
-zlib-ng is unavailable, and the reference the property tests compare against. ``ctypes``
-releases the GIL for the duration of each foreign call.
+(soci-format.md section 4.2). Every call used exists since zlib 1.2.9 (2017: ``inflateValidate``).
+No logic lives here: this is the fallback inflate backend (docs/performance.md), chosen by
+``backend.py`` when zlib-ng is unavailable, and the reference the property tests compare
+against. ``ctypes`` releases the GIL for the duration of each foreign call.
 """
 
 from __future__ import annotations
@@ -72,5 +72,9 @@ libz.inflateSetDictionary.argtypes = [POINTER(ZStream), c_void_p, c_uint]
 libz.inflateSetDictionary.restype = c_int
 libz.inflateGetDictionary.argtypes = [POINTER(ZStream), c_void_p, POINTER(c_uint)]
 libz.inflateGetDictionary.restype = c_int
+libz.inflateValidate.argtypes = [POINTER(ZStream), c_int]
+libz.inflateValidate.restype = c_int
+libz.crc32.argtypes = [c_ulong, c_void_p, c_uint]
+libz.crc32.restype = c_ulong
 
 ZLIB_VERSION: bytes = libz.zlibVersion()

@@ -22,6 +22,8 @@ SYMBOLS = (
     "zng_inflateReset",
     "zng_inflatePrime",
     "zng_inflateSetDictionary",
+    "zng_inflateValidate",
+    "zng_crc32",
     "zlibng_version",
 )
 
@@ -79,4 +81,8 @@ def bind(lib: ctypes.CDLL, stream: type[ctypes.Structure] = ZngStream) -> ctypes
     lib.zng_inflatePrime.restype = c_int
     lib.zng_inflateSetDictionary.argtypes = [ref, c_void_p, c_uint32]
     lib.zng_inflateSetDictionary.restype = c_int
+    lib.zng_inflateValidate.argtypes = [ref, c_int]
+    lib.zng_inflateValidate.restype = c_int
+    lib.zng_crc32.argtypes = [c_uint32, c_void_p, c_uint32]
+    lib.zng_crc32.restype = c_uint32
     return lib

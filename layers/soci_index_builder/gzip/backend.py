@@ -44,6 +44,10 @@ class InflateBackend:
     reset: Callable[[Ref], int]
     prime: Callable[[Ref, int, int], int]  # (stream, bits, value)
     set_dictionary: Callable[[Ref, bytes, int], int]
+    #: ``inflateValidate(stream, 0)`` stops the library computing and checking the CRC-32 of
+    #: a member's data, so the checkpointer can check it on another thread (checkpoints.py).
+    validate: Callable[[Ref, int], int]  # (stream, check) -> rc
+    crc32: Callable[[int, int, int], int]  # (crc, address, length) -> crc; releases the GIL
 
 
 def libz_backend() -> InflateBackend:
@@ -63,6 +67,8 @@ def libz_backend() -> InflateBackend:
         lib.inflateReset,
         lib.inflatePrime,
         lib.inflateSetDictionary,
+        lib.inflateValidate,
+        lib.crc32,
     )
 
 
@@ -92,6 +98,8 @@ def zlib_ng_backend(
         lib.zng_inflateReset,
         lib.zng_inflatePrime,
         lib.zng_inflateSetDictionary,
+        lib.zng_inflateValidate,
+        lib.zng_crc32,
     )
     self_test(backend)
     return backend
@@ -128,6 +136,7 @@ def self_test(backend: InflateBackend) -> None:
             or made != len(data)
             or out.raw[:made] != data
             or boundaries < 2
+            or backend.crc32(0, ctypes.addressof(out), made) != zlib.crc32(data)
         ):
             raise RuntimeError(f"{backend.name}: self-test inflate gave wrong results")
     finally:

@@ -9,12 +9,21 @@ member header) that is not the end of a member's last block, where ``out == 0`` 
 the last 32 KiB of output, which spans members and never resets (4.2). zlib's own window
 (``inflateGetDictionary``) cannot serve: it is reset per member, and zlib leaves out of it the
 output of the call that checks a member's trailer.
+
+The CRC-32 of each member's data is not computed on the inflate thread, the critical path of a
+build: once a member's header is read (and its header CRC checked by the library),
+``inflateValidate(0)`` turns the library's data check off; the trailer's length is checked
+here and its CRC-32 by :class:`_DataCheck`, on the reader's thread, over each filled buffer
+before its bytes are read. Errors and their offsets are the library's (docs/performance.md,
+"The data check").
 """
 
 from __future__ import annotations
 
 import ctypes
+import struct
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
@@ -39,6 +48,11 @@ if TYPE_CHECKING:
     from ..streams import Readable
 
 _INFLATING, _MEMBER_END, _DONE = range(3)
+#: A member's end within a filled range: its offset there, the CRC-32 its trailer gives, and
+#: the compressed offset at which the library would have reported a mismatch.
+MemberEnd = tuple[int, int, int]
+Ends = tuple[MemberEnd, ...]
+_TRAILER = struct.Struct("<II")  # CRC-32, ISIZE (RFC 1952 2.3.1)
 _BOUNDARY_MASK = DT_BOUNDARY | DT_LAST_BLOCK
 #: Reads smaller than this are served from an internal buffer, so a caller reading tar
 #: headers 512 bytes at a time does not turn into one inflate call per header.
@@ -82,10 +96,15 @@ class GzipCheckpointer:
             raise ValueError(f"span size must not be negative, got {span_size}")
         feed = ChunkFeed(source, chunk_size, threaded=threaded)
         self._core = _Inflater(feed, span_size, backend)
-        self._ahead: InflateAhead | None = None
+        self._check = _DataCheck(backend.crc32)
+        self._ahead: InflateAhead[Ends] | None = None
         if threaded:
             self._ahead = InflateAhead(
-                self._core.fill, self._core.free, buffers=_AHEAD_BUFFERS, buffer_size=_AHEAD_SIZE
+                self._core.fill,
+                self._core.free,
+                take=self._check,
+                buffers=_AHEAD_BUFFERS,
+                buffer_size=_AHEAD_SIZE,
             )
         self._finalizer = weakref.finalize(self, _stop, self._ahead, self._core)
         self._small = bytearray(_SMALL_READ)
@@ -165,7 +184,9 @@ class GzipCheckpointer:
             n = self._ahead.readinto(view)
         else:
             target = (ctypes.c_char * len(view)).from_buffer(view)
-            n, error = self._core.fill(ctypes.addressof(target), len(view))
+            addr = ctypes.addressof(target)
+            n, error, ends = self._core.fill(addr, len(view))
+            error = self._check(addr, n, ends)[1] or error
             if error is not None:
                 raise error
         self._at_end = n < len(view)
@@ -179,6 +200,31 @@ class GzipCheckpointer:
         n = self._ahead.skip(size)
         self._at_end = n < size
         return n
+
+
+class _DataCheck:
+    """The CRC-32 of each member's data, fed the inflated bytes in order (RFC 1952 2.3.1).
+
+    Called with each filled range and the member ends in it, on the reader's thread; the
+    library's ``crc32`` releases the GIL, so the inflate thread is not held up. Returns how
+    many bytes of the range are good and the error to raise after them: zlib's own, at zlib's
+    offset, for the first member whose data does not match its trailer.
+    """
+
+    def __init__(self, crc32: Callable[[int, int, int], int]) -> None:
+        self._crc32 = crc32
+        self._crc = 0  # of the current member's data so far
+
+    def __call__(self, addr: int, n: int, ends: Ends) -> tuple[int, GzipFormatError | None]:
+        pos = 0
+        for end, expected, offset in ends:
+            if self._crc32(self._crc, addr + pos, end - pos) != expected:
+                return end, GzipFormatError(
+                    "corrupt deflate data: incorrect data check", offset=offset
+                )
+            self._crc, pos = 0, end
+        self._crc = self._crc32(self._crc, addr + pos, n - pos)
+        return n, None
 
 
 class _Inflater:
@@ -201,6 +247,13 @@ class _Inflater:
         self._state = _INFLATING
         self.totin = self.totout = self._last = self._chunk_start = 0
         self._cuts: list[Cut] = []
+        # The current input chunk, and the last (up to 8) bytes consumed before it: a member's
+        # trailer may straddle chunks.
+        self._chunk_addr = self._chunk_len = 0
+        self._carry = b""
+        self._header = True  # the current member's header is not read yet
+        self._member_start = 0  # totout where the current member's data starts
+        self._ends: list[MemberEnd] = []  # members ended in the current fill (totout-based)
         self._members = 0
         self.digests: list[str] | None = None
         self.checkpoints: list[Checkpoint] = []
@@ -212,17 +265,22 @@ class _Inflater:
             self._backend.end(self._ref)
         self.feed.close()
 
-    def fill(self, addr: int, size: int) -> tuple[int, BaseException | None]:
-        """Inflate into ``[addr, addr + size)``: bytes made, and the error that cut it short.
+    def fill(self, addr: int, size: int) -> tuple[int, BaseException | None, Ends]:
+        """Inflate into ``[addr, addr + size)``: bytes made, the error that cut it short, and
+        the members that ended in them, for :class:`_DataCheck`.
 
         The bytes made before an error are good (zlib writes out what precedes a bad code),
         so a reader running ahead may still hand them out before raising.
         """
         start = self.totout
+        error: BaseException | None = None
         try:
-            return self._fill(addr, size), None
+            self._fill(addr, size)
         except BaseException as exc:
-            return self.totout - start, exc
+            error = exc
+        ends = tuple((end - start, crc, offset) for end, crc, offset in self._ends)
+        self._ends.clear()
+        return self.totout - start, error, ends
 
     def _fill(self, addr: int, size: int) -> int:
         """Inflate into ``[addr, addr + size)``; fewer bytes only at end of stream."""
@@ -234,10 +292,13 @@ class _Inflater:
             if not self._strm.avail_in:
                 self._load(at_member_end=False)
             gap = self._last + self._span - self.totout
-            if self.totout and gap > 0:
+            if self.totout and gap > 0 and not self._header:
                 got += self._inflate(addr + got, min(size - got, gap), Z_NO_FLUSH)
-            else:
+            else:  # Z_BLOCK also stops right after a member's header
                 got += self._inflate(addr + got, size - got, Z_BLOCK)
+                if self._header and self._strm.data_type & DT_BOUNDARY:
+                    self._header = False
+                    self._backend.validate(self._ref, 0)  # the data's CRC: _DataCheck
                 self._maybe_checkpoint()
         return got
 
@@ -256,6 +317,7 @@ class _Inflater:
         if rc == Z_STREAM_END:
             self._state = _MEMBER_END
             self._members += 1
+            self._end_member()
         elif rc != Z_OK and not (rc == Z_BUF_ERROR and (made or used)):
             self._fail(rc)
         return made
@@ -269,6 +331,21 @@ class _Inflater:
         else:
             what = "not a gzip stream"
         raise GzipFormatError(f"{what}: {msg}", offset=self.totin)
+
+    def _end_member(self) -> None:
+        """Note the trailer's CRC-32 for :class:`_DataCheck` (zlib checks it before the
+        length, so it goes first) and check the length here."""
+        crc, isize = _TRAILER.unpack(self._trailer())
+        self._ends.append((self.totout, crc, self.totin - 4))
+        if (self.totout - self._member_start) & 0xFFFFFFFF != isize:
+            raise GzipFormatError("corrupt deflate data: incorrect length check", offset=self.totin)
+
+    def _trailer(self) -> bytes:
+        """The 8 bytes the library just consumed as a member's trailer."""
+        used = self.totin - self._chunk_start
+        if used >= _TRAILER.size:
+            return ctypes.string_at(self._chunk_addr + used - _TRAILER.size, _TRAILER.size)
+        return (self._carry + ctypes.string_at(self._chunk_addr, used))[-_TRAILER.size :]
 
     def _maybe_checkpoint(self) -> None:
         """Apply soci's rule after an ``inflate(Z_BLOCK)`` return (4.2)."""
@@ -303,10 +380,17 @@ class _Inflater:
             self._finish()
             return
         self._backend.reset(self._ref)
+        self._backend.validate(self._ref, 1)  # the header CRC is the library's to check
+        self._header = True
+        self._member_start = self.totout
         self._state = _INFLATING
 
     def _load(self, *, at_member_end: bool) -> bool:
         """Hand the consumed chunk to the hasher and point zlib at the next one."""
+        if self._chunk_len:  # its last bytes may start a trailer
+            keep = min(self._chunk_len, _TRAILER.size)
+            tail = ctypes.string_at(self._chunk_addr + self._chunk_len - keep, keep)
+            self._carry = (self._carry + tail)[-_TRAILER.size :]
         self.feed.release(self._cuts)
         self._cuts = []
         addr, n = self.feed.next()
@@ -317,6 +401,7 @@ class _Inflater:
                 raise GzipFormatError("empty layer: not a gzip stream", offset=0)
             raise GzipFormatError("truncated gzip stream", offset=self.totin)
         self._chunk_start = self.totin
+        self._chunk_addr, self._chunk_len = addr, n
         self._strm.next_in = addr
         self._strm.avail_in = n
         return True
@@ -327,7 +412,7 @@ class _Inflater:
         self.free()
 
 
-def _stop(ahead: InflateAhead | None, core: _Inflater) -> None:
+def _stop(ahead: InflateAhead[Ends] | None, core: _Inflater) -> None:
     """Free zlib state, or, while a producer may be inflating, stop it: it frees on exit."""
     if ahead is None:
         core.free()
