@@ -79,13 +79,14 @@ def add_baseline_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline",
         metavar="REV",
-        help="also time the engine of this git revision (jobs named 'ztoc@<commit>')",
+        help="also time the engine of this git revision (jobs named '<kind>@<commit>')",
     )
 
 
-def use_baseline(rev: str | None) -> tuple[str, ...]:
+def use_baseline(rev: str | None, kinds: tuple[str, ...] = ("ztoc",)) -> tuple[str, ...]:
     """Export the engine of git revision ``rev`` (once, cached by commit); returns the extra
-    build kind to interleave, ``ztoc@<commit>`` (none without a revision)."""
+    build kinds to interleave, ``<kind>@<commit>`` for each of ``kinds`` (none without a
+    revision)."""
     if not rev:
         return ()
     repo = Path(__file__).resolve().parent.parent
@@ -105,8 +106,9 @@ def use_baseline(rev: str | None) -> tuple[str, ...]:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(dest)
-    print(f"baseline: engine of {rev} as the 'ztoc@{commit}' jobs")
-    return (f"ztoc@{commit}",)
+    jobs = tuple(f"{kind}@{commit}" for kind in kinds)
+    print(f"baseline: engine of {rev} as the {', '.join(jobs)} jobs")
+    return jobs
 
 
 def run_job(kind: str, path: Path, span: int = 4 << 20) -> dict[str, float]:
