@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GzipFormatError
 from ._ahead import InflateAhead
-from ._feed import ChunkFeed, Cut, buffer_address
+from ._feed import ChunkFeed, Cut
 from ._zlib import (
     DT_BITS_MASK,
     DT_BOUNDARY,
@@ -242,7 +242,6 @@ class _Inflater:
         self.feed = feed
         # Output history: the window is _hist[_hend - 32 KiB : _hend], zero-filled at start.
         self._hist = bytearray(2 * WINDOW_SIZE)
-        self._hist_addr = buffer_address(self._hist)
         self._hend = WINDOW_SIZE
         self._state = _INFLATING
         self.totin = self.totout = self._last = self._chunk_start = 0
@@ -359,17 +358,22 @@ class _Inflater:
         self._last = out
 
     def _remember(self, addr: int, made: int) -> None:
-        """Append the last (at most 32 KiB) bytes just inflated at ``addr`` to the history."""
+        """Append the last (at most 32 KiB) bytes just inflated at ``addr`` to the history.
+
+        Copied with the GIL held (``string_at`` is no foreign call): a ctypes ``memmove``
+        would let the GIL go, and the inflate thread would have to win it back from the tar
+        scanner (docs/performance.md, "The inflate thread and the GIL").
+        """
+        hist, hend = self._hist, self._hend
         if made >= WINDOW_SIZE:
-            ctypes.memmove(self._hist_addr, addr + made - WINDOW_SIZE, WINDOW_SIZE)
+            hist[:WINDOW_SIZE] = ctypes.string_at(addr + made - WINDOW_SIZE, WINDOW_SIZE)
             self._hend = WINDOW_SIZE
             return
-        if self._hend + made > len(self._hist):
-            start = self._hist_addr + self._hend - WINDOW_SIZE
-            ctypes.memmove(self._hist_addr, start, WINDOW_SIZE)
-            self._hend = WINDOW_SIZE
-        ctypes.memmove(self._hist_addr + self._hend, addr, made)
-        self._hend += made
+        if hend + made > len(hist):
+            hist[:WINDOW_SIZE] = hist[hend - WINDOW_SIZE : hend]
+            hend = WINDOW_SIZE
+        hist[hend : hend + made] = ctypes.string_at(addr, made)
+        self._hend = hend + made
 
     def _window(self) -> bytes:
         return bytes(self._hist[self._hend - WINDOW_SIZE : self._hend])
