@@ -12,10 +12,10 @@ import sys
 
 #: How long (seconds) a thread running Python keeps the GIL once another thread asks for it;
 #: CPython's default is 5 ms. A build's inflate thread must take the GIL back after every
-#: zlib call, and behind the tar scanner it waited up to the whole interval each time: 0.3 s
-#: asleep per 500 MB layer at 5 ms, 0.1-0.16 s at 1 ms (docs/performance.md, "The inflate
-#: thread and the GIL"). Shorter intervals gained no more wall time there.
-SWITCH_INTERVAL = 0.001
+#: zlib call, and when the tar scanner holds it, it waits about the whole interval: asleep
+#: 0.3 s per 500 MB layer at 5 ms, 0.14-0.2 s at 1 ms, 0.07-0.1 s at 0.2 ms, and no less
+#: below (docs/performance.md, "The inflate thread and the GIL").
+SWITCH_INTERVAL = 0.0002
 
 
 def tune_for_builds() -> None:
