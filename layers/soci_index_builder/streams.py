@@ -35,6 +35,19 @@ class Skippable(Readable, Protocol):
 
 
 @runtime_checkable
+class Lending(Skippable, Protocol):
+    """A Skippable that can also lend its next bytes in place: the tar scanner parses headers
+    straight out of the inflater's ring instead of copying every chunk into its own buffer
+    first (docs/performance.md, "The tar scanner")."""
+
+    def lend(self) -> memoryview:
+        """A read-only view of the next bytes, which count as consumed: at least one byte,
+        empty only at end of stream. Valid only until the next call of any method of the
+        source (the bytes behind it are then reused), so a borrower copies what it keeps."""
+        ...
+
+
+@runtime_checkable
 class RangeReader(Protocol):
     """Random access to a blob: the bytes ``[start, end)`` (shorter only at end of blob)."""
 

@@ -2,10 +2,11 @@
 
 The zTOC build is inflate (C, GIL released) followed by tar parsing (pure Python) on the
 same bytes. Run serially they add up; here a producer thread inflates into the next free
-buffer of the ring while the consumer's ``readinto`` copies out of a filled one, so on two
-cores the build costs about as much as the inflate alone. Memory is bounded by the ring:
-``buffers x buffer_size`` bytes. The producer never references the object that owns the ring,
-so an abandoned reader is still garbage-collected and its finalizer stops the thread.
+buffer of the ring while the consumer reads a filled one (``readinto`` copies out of it,
+``lend`` hands it out in place), so on two cores the build costs about as much as the inflate
+alone. Memory is bounded by the ring: ``buffers x buffer_size`` bytes. The producer never
+references the object that owns the ring, so an abandoned reader is still garbage-collected
+and its finalizer stops the thread.
 
 Work that need not delay the producer (the checkpointer's CRC-32 of each member's data) is
 done by ``take`` on the consumer's thread, once per filled buffer, before its bytes are read.
@@ -38,8 +39,8 @@ _STOP = -1
 class InflateAhead(Generic[N]):
     """A Readable over ``fill``, run ``buffers`` buffers ahead in a thread named ``name``.
 
-    ``readinto`` fills the whole request or raises: an error surfaces from the first read that
-    needs bytes at or past the point where ``fill`` failed (or where ``take`` found one),
+    ``readinto`` fills the whole request or raises: an error surfaces from the first read (or
+    ``lend``) that needs bytes at or past the point where ``fill`` failed (or ``take`` found one),
     exactly as if ``fill`` had been called inline with the caller's buffer. ``on_exit`` runs on
     the producer thread when it stops (end of stream, error or ``close``), to free what
     ``fill`` used.
@@ -80,6 +81,15 @@ class InflateAhead(Generic[N]):
     def skip(self, size: int, /) -> int:
         """Discard ``size`` decompressed bytes (fewer only at end of stream), copying none."""
         return self._consume(size, None)
+
+    def lend(self) -> memoryview:
+        """The rest of the current filled buffer, read-only and consumed (empty only at end of
+        stream); valid until the next call, which may hand the buffer back to the producer."""
+        while self._pos == self._end:  # a buffer may hold no bytes, only a note for take
+            if not self._advance():
+                return memoryview(b"")
+        start, self._pos = self._pos, self._end
+        return self._views[self._current][start : self._end].toreadonly()
 
     def _consume(self, size: int, view: memoryview | None) -> int:
         got = 0

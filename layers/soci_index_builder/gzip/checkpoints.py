@@ -174,9 +174,34 @@ class GzipCheckpointer:
             self._small_pos += n
             return n
         except BaseException as exc:
-            self._error = exc
-            self.close()
+            self._fail(exc)
             raise
+
+    def lend(self) -> memoryview:
+        """The next decompressed bytes in place, read-only and consumed (empty only once every
+        member was read), valid until the next call: what is left in the small-read buffer,
+        else the rest of a ring buffer (threaded), else a small-read buffer's worth inflated
+        (inline). The tar scanner parses headers in them without copying (streams.Lending)."""
+        if self._error is not None:
+            raise self._error
+        try:
+            start, end = self._small_pos, self._small_end
+            if start == end:
+                if self._ahead is not None:
+                    view = self._ahead.lend()
+                    self._at_end = not view
+                    return view
+                start, end = 0, self._read(self._small_view)
+            self._small_pos = self._small_end = end
+            return self._small_view[start:end].toreadonly()
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def _fail(self, exc: BaseException) -> None:
+        """A failed stream stays failed: every later call raises ``exc``; stop the threads."""
+        self._error = exc
+        self.close()
 
     def _read(self, view: memoryview) -> int:
         """All of ``view`` (fewer bytes only at end of stream) or the error that came first."""

@@ -9,22 +9,32 @@ one, a partial header and truncated data or payloads are errors.
 from __future__ import annotations
 
 from ..errors import TarFormatError
-from ..streams import Readable, Skippable
+from ..streams import Lending, Readable, Skippable
 from .header import BLOCK_SIZE, ZERO_BLOCK, HeaderError
 from .pax import MAX_SPECIAL_FILE_SIZE
 
 
 class BlockBuffer:
-    """A reusable buffer over ``source``; ``_lo``/``_hi`` bound the unread bytes."""
+    """A reusable buffer over ``source``; ``_lo``/``_hi`` bound the unread bytes.
+
+    Over a :class:`~..streams.Lending` source the buffer is, whenever it runs dry, the view the
+    source lends (no copy); only bytes still unread when the source must be called again (a
+    header or payload cut by the end of a lent view) are copied into the own buffer first.
+    """
 
     def __init__(self, source: Readable, buffer_size: int) -> None:
         if buffer_size < BLOCK_SIZE:
             raise ValueError(f"buffer_size must be at least {BLOCK_SIZE}")
         self._source = source
-        # Data the scanner passes over is skipped without a copy where the source can.
+        # Data the scanner passes over is skipped without a copy where the source can, and
+        # headers are parsed in the source's own buffers where it lends them.
         self._skipper = source if isinstance(source, Skippable) else None
-        self._buf = bytearray(buffer_size)
-        self._view = memoryview(self._buf)
+        self._lender = source if isinstance(source, Lending) else None
+        self._own = bytearray(buffer_size)
+        self._own_view = memoryview(self._own)
+        # The buffer read: the own one, or a view lent by the source (valid until its next call).
+        self._buf: bytearray | memoryview = self._own
+        self._view = self._own_view
         self._lo = 0  # next unread byte in the buffer
         self._hi = 0  # end of the valid bytes in the buffer
         self._base = 0  # stream offset of buffer byte 0
@@ -39,7 +49,8 @@ class BlockBuffer:
         return self._base + self._lo
 
     def leftover(self) -> bytes:
-        """Bytes already read from ``source`` but not consumed (at most ``buffer_size``)."""
+        """Bytes already read from ``source`` but not consumed (at most ``buffer_size``, or
+        the rest of a view the source lent)."""
         return bytes(self._view[self._lo : self._hi])
 
     def _fill(self, need: int) -> int:
@@ -47,14 +58,36 @@ class BlockBuffer:
         lo, hi = self._lo, self._hi
         if hi - lo >= need or self._eof:
             return hi - lo
-        if lo:
-            self._buf[: hi - lo] = self._buf[lo:hi]
+        lender = self._lender
+        if lo == hi and lender is not None and self._borrow(lender, need):
+            return self._hi
+        return self._top_up(need)
+
+    def _borrow(self, lender: Lending, need: int) -> bool:
+        """Take the source's next lent view as the buffer (nothing unread is lost: the old
+        buffer is drained); True when it holds ``need`` bytes or the stream ended."""
+        lent = lender.lend()
+        self._base += self._hi
+        self._buf = self._view = lent
+        self._lo, self._hi = 0, len(lent)
+        self._eof = not lent
+        return len(lent) >= need or self._eof
+
+    def _top_up(self, need: int) -> int:
+        """Move the unread bytes to the start of the own buffer (out of a lent view: the source
+        is called next) and read from ``source`` until ``need`` bytes are there. A lending
+        source is read only up to ``need``: the next refill borrows again."""
+        lo, hi, view = self._lo, self._hi, self._own_view
+        if lo or self._view is not view:
+            view[: hi - lo] = self._view[lo:hi]  # memmove: the ranges may overlap
+            self._buf, self._view = self._own, view
             self._base += lo
             hi -= lo
             self._lo = 0
-        view, source = self._view, self._source
+        stop = need if self._lender is not None else len(view)
+        source = self._source
         while hi < need:
-            got = source.readinto(view[hi:])
+            got = source.readinto(view[hi:stop])
             if not got:
                 self._eof = True
                 break
@@ -71,6 +104,7 @@ class BlockBuffer:
         skipped = available
         self._base += self._hi
         self._lo = self._hi = 0
+        self._buf, self._view = self._own, self._own_view  # a lent view dies with the next call
         if self._skipper is not None and not self._eof:
             got = self._skipper.skip(count - skipped)
             self._base += got
@@ -139,7 +173,7 @@ class BlockBuffer:
         parts = []
         remaining = size
         while remaining:
-            available = self._fill(min(remaining, len(self._buf)))
+            available = self._fill(min(remaining, len(self._own)))
             if not available:
                 raise HeaderError("truncated meta entry data")
             take = min(available, remaining)

@@ -80,8 +80,9 @@ class TarScanner(BlockBuffer):
 
     Iterate :meth:`entries` to the end; then :attr:`archive_size` is the stream position after
     the end-of-archive blocks Go consumed. Reads are whole chunks of up to ``buffer_size`` bytes,
-    so up to ``buffer_size`` bytes beyond ``archive_size`` may already have been read from
-    ``source``: :meth:`leftover` returns them (the caller drains the rest of the stream).
+    so up to ``buffer_size`` bytes beyond ``archive_size`` (or the rest of a view a
+    :class:`~..streams.Lending` source lent) may already have been read from ``source``:
+    :meth:`leftover` returns them (the caller drains the rest of the stream).
     Errors: :class:`TarFormatError` (corrupt or truncated) and its subclass
     :class:`UnsupportedTarEntryError` (what soci refuses: ``g``, sparse, unknown typeflags).
     """
@@ -110,6 +111,8 @@ class TarScanner(BlockBuffer):
         # self around the slow paths). The fast path decodes a header by looking its pieces up
         # in this scan's memo tables (memo.py), checksum included, without allocating per
         # field; anything else goes to the exact parser, header.parse_header, through _learn.
+        # ``buf``/``view`` may be a view the source lent (buffer.py): re-read with ``lo, hi,
+        # base`` after every call that may refill, and never kept past the current header.
         buf, view = self._buf, self._view
         lo, hi, base = self._lo, self._hi, self._base
         memo = self._memo
@@ -135,12 +138,14 @@ class TarScanner(BlockBuffer):
                     if not self._skip_previous():
                         break
                     lo, hi, base = self._lo, self._hi, self._base
+                    buf, view = self._buf, self._view
                 skip_data = skip_pad = 0
             if hi - lo < BLOCK_SIZE or not buf[lo]:  # refill, zero blocks, end of archive
                 self._lo = lo
                 if self._read_block() is None:
                     break
                 lo, hi, base = self._lo - BLOCK_SIZE, self._hi, self._base
+                buf, view = self._buf, self._view
             name, raw_ids, size, mtime, chksum, rest = HEAD.unpack_from(buf, lo)
             tail = tails.get(rest)
             owner = ids.get(raw_ids)
@@ -174,6 +179,7 @@ class TarScanner(BlockBuffer):
                     self._lo = lo
                     self._meta(state, typeflag, _name(name, tail), length, base + lo - BLOCK_SIZE)
                     lo, hi, base = self._lo, self._hi, self._base
+                    buf, view = self._buf, self._view
                     skip_pad, self._skip_pad = self._skip_pad, 0
                 continue
             end = name.find(0)
@@ -322,7 +328,7 @@ def _error(exc: HeaderError, offset: int, name: bytes) -> TarFormatError:
 
 
 def read_toc(source: Readable, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Toc:
-    """Scan a whole tar stream (see :class:`TarScanner`; up to ``buffer_size`` bytes read ahead)."""
+    """Scan a whole tar stream (see :class:`TarScanner` for how far ``source`` is read ahead)."""
     scanner = TarScanner(source, buffer_size)
     entries = EntryColumns()
     for _ in scanner.scan(entries):
