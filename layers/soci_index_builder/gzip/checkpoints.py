@@ -15,7 +15,7 @@ build: once a member's header is read (and its header CRC checked by the library
 ``inflateValidate(0)`` turns the library's data check off; the trailer's length is checked
 here and its CRC-32 by :class:`_DataCheck`, on the reader's thread, over each filled buffer
 before its bytes are read. Errors and their offsets are the library's (docs/performance.md,
-"The data check").
+"The data check off the inflate thread").
 """
 
 from __future__ import annotations
