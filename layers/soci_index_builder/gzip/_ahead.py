@@ -70,7 +70,7 @@ class InflateAhead(Generic[N]):
         self._current = -1
         self._pos = self._end = 0
         self._eof = False
-        args = (fill, on_exit, self._bufs, self._free, self._filled, self._stopped)
+        args = (fill, on_exit, self._bufs, self._addrs, self._free, self._filled, self._stopped)
         self._thread = threading.Thread(target=_produce, args=args, name=name, daemon=True)
         self._thread.start()
 
@@ -137,6 +137,7 @@ def _produce(
     fill: Fill[N],
     on_exit: Callable[[], None],
     bufs: list[mmap.mmap],
+    addrs: list[int],
     free: queue.SimpleQueue[int],
     filled: queue.SimpleQueue[_Item[N]],
     stopped: threading.Event,
@@ -145,7 +146,6 @@ def _produce(
 
     It holds ``bufs`` itself: an abandoned InflateAhead may be freed while ``fill`` writes.
     """
-    addrs = [buffer_address(b) for b in bufs]
     size = len(bufs[0])
     try:
         while (index := free.get()) != _STOP and not stopped.is_set():
